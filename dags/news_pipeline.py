@@ -1,0 +1,113 @@
+"""news_pipeline: every night at 02:00 UTC, the articles of [previous 02:00, 02:00) for each source.
+
+Wiring only. Each task calls one function of spiders/ or etl/ with explicit arguments, the same
+function `nightdesk run` calls, and imports it inside the task: parsing this file imports no
+pandas, pyarrow or Scrapy and touches no file or network.
+
+Settings come from the environment at run time: NIGHTDESK_SOURCES (sources TOML, default
+sources/demo.toml), NIGHTDESK_DATA_DIR (default ./data), NIGHTDESK_WAREHOUSE_URL (default SQLite in
+the data dir), NIGHTDESK_TASK_RETRIES (default 2).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, get_current_context, task
+
+LAKE = Asset(name="nightdesk_lake_articles", uri="nightdesk://lake/articles")
+WAREHOUSE = Asset(name="nightdesk_warehouse_articles", uri="nightdesk://warehouse/articles")
+
+
+def _window() -> dict[str, str]:
+    ctx = get_current_context()
+    return {
+        "start": ctx["data_interval_start"].isoformat(),
+        "end": ctx["data_interval_end"].isoformat(),
+    }
+
+
+def _paths() -> dict[str, str]:
+    from etl import config
+
+    data = config.data_dir()
+    return {
+        "sources_file": str(config.sources_file()),
+        "data_dir": str(data),
+        "warehouse_url": config.warehouse_url(None, data),
+    }
+
+
+@dag(
+    dag_id="news_pipeline",
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
+    start_date=datetime(2022, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": int(os.environ.get("NIGHTDESK_TASK_RETRIES", "2")),
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timedelta(hours=2),
+    },
+    tags=["nightdesk"],
+    doc_md=__doc__,
+)
+def news_pipeline():
+    @task
+    def list_sources() -> list[str]:
+        from spiders.sources import source_names
+
+        return source_names(_paths()["sources_file"])
+
+    @task(max_active_tis_per_dagrun=4)
+    def crawl(source: str) -> dict:
+        from spiders.run import crawl as crawl_source
+
+        p = _paths()
+        w = _window()
+        return crawl_source(source, w["start"], w["end"], sources_file=p["sources_file"],
+                            data_dir=p["data_dir"])
+
+    @task
+    def transform(crawls: list[dict]) -> dict:
+        from etl.transform import transform as transform_window
+
+        p = _paths()
+        w = _window()
+        return transform_window(w["start"], w["end"], sources=[c["source"] for c in crawls],
+                                data_dir=p["data_dir"], warehouse_url=p["warehouse_url"])
+
+    @task(outlets=[LAKE])
+    def load_lake(_staged: dict) -> dict:
+        from etl.load import load_lake as load
+
+        w = _window()
+        return load(w["start"], w["end"], data_dir=_paths()["data_dir"],
+                    run_id=get_current_context()["run_id"])
+
+    @task(outlets=[WAREHOUSE])
+    def load_warehouse(_lake: dict) -> dict:
+        from etl.load import load_warehouse as load
+
+        p = _paths()
+        w = _window()
+        return load(w["start"], w["end"], data_dir=p["data_dir"],
+                    warehouse_url=p["warehouse_url"], run_id=get_current_context()["run_id"])
+
+    @task
+    def check(_loaded: dict) -> dict:
+        from etl.load import check as check_window
+
+        p = _paths()
+        w = _window()
+        return check_window(w["start"], w["end"], data_dir=p["data_dir"],
+                            warehouse_url=p["warehouse_url"])
+
+    crawled = crawl.expand(source=list_sources())
+    check(load_warehouse(load_lake(transform(crawled))))
+
+
+news_pipeline()

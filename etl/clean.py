@@ -1,0 +1,99 @@
+"""Cleaning, vectorised in pandas: unicode, whitespace, boilerplate blocks, authors, dates to UTC.
+
+Text is normalised to NFC and whitespace collapsed; nothing else about the words is touched (no
+quote repair: the site's own odd quotes stay as published).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pandas as pd
+
+from etl.schema import LIST_FIELDS, TIMESTAMP_FIELDS
+
+# Blocks that are never article text, whatever the parser let through. Per source, matched
+# against whole paragraphs; "*" applies to every source.
+BOILERPLATE: dict[str, tuple[str, ...]] = {
+    "*": (
+        r"^(read more about|related article|advertisement)\b.*",
+        r".*\bwe have a small favou?r to ask\b.*",
+    ),
+    "moscowtimes": (
+        r"^the views expressed in opinion pieces do not necessarily reflect the position of "
+        r"the moscow times\.?$",
+    ),
+}
+
+_SINGLE_LINE = ("title", "subtitle", "section", "language", "description", "image_url",
+                "image_caption", "image_credits", "url")
+_BYLINE_PREFIX = re.compile(r"^\s*by\s+", re.IGNORECASE)
+_SPLIT_AUTHORS = re.compile(r"\s*(?:,|\band\b|&)\s*", re.IGNORECASE)
+
+
+def _text(s: pd.Series) -> pd.Series:
+    s = s.astype("str")
+    return s.str.normalize("NFC").str.replace(r"\s+", " ", regex=True).str.strip()
+
+
+def _clean_list(values: object, split: bool = False) -> list[str]:
+    """Strip, dedupe, and for authors split a single raw byline ("By A, B and C") into names;
+    names already given separately are left whole ("Marks and Spencer" stays one)."""
+    if not isinstance(values, list | tuple):
+        return []
+    split = split and len(values) == 1
+    out: list[str] = []
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        value = _BYLINE_PREFIX.sub("", " ".join(value.split()))
+        parts = _SPLIT_AUTHORS.split(value) if split else [value]
+        out.extend(p.strip() for p in parts if p.strip())
+    return list(dict.fromkeys(out))
+
+
+def clean_body(bodies: pd.Series, sources: pd.Series) -> pd.Series:
+    """Split into paragraphs, normalise each, drop boilerplate, join with one blank line."""
+    paras = bodies.fillna("").astype("str").str.split(r"\n\s*\n", regex=True).explode()
+    paras = _text(paras.fillna(""))
+    src = sources.reindex(paras.index)
+    keep = paras.ne("")
+    lowered = paras.str.lower()
+    for name, patterns in BOILERPLATE.items():
+        scope = src.eq(name) if name != "*" else pd.Series(True, index=paras.index)
+        for pattern in patterns:
+            keep &= ~(scope & lowered.str.fullmatch(pattern))
+    joined = paras[keep].groupby(level=0).agg("\n\n".join)
+    return joined.reindex(bodies.index).fillna("").astype("str")
+
+
+def content_hash(df: pd.DataFrame) -> pd.Series:
+    """What makes two versions the same story: title, authors, body (dates excluded on purpose:
+    dateModified moves without edits)."""
+    keys = df["title"] + "\x1f" + df["authors"].map("\x1e".join) + "\x1f" + df["body"]
+    return keys.map(lambda k: hashlib.sha256(k.encode("utf-8")).hexdigest()).astype("str")
+
+
+def clean(raw: pd.DataFrame) -> pd.DataFrame:
+    df = raw.copy()
+    for col in _SINGLE_LINE:
+        present = df[col].notna()
+        df[col] = _text(df[col]).where(present, None)
+        df.loc[df[col].eq(""), col] = None
+    df["body"] = clean_body(df["body"], df["source"])
+    df["authors"] = df["authors"].map(lambda v: _clean_list(v, split=True))
+    for col in LIST_FIELDS:
+        if col != "authors":
+            df[col] = df[col].map(_clean_list)
+    for col in TIMESTAMP_FIELDS:
+        # Offsets are honoured and everything lands in UTC. A value without an offset would be
+        # a guess, so it becomes NaT like an unreadable one (validation quarantines the row).
+        raw_ts = df[col].astype("str")
+        has_offset = raw_ts.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False)
+        df[col] = pd.to_datetime(
+            raw_ts.where(has_offset, None), utc=True, errors="coerce", format="ISO8601"
+        ).astype("datetime64[us, UTC]")
+    df["word_count"] = df["body"].str.count(r"\w+").astype("int64")
+    df["content_hash"] = content_hash(df)
+    return df

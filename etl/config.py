@@ -1,0 +1,46 @@
+"""Where things live by default; every function also takes these as explicit arguments."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir(value: str | Path | None = None) -> Path:
+    return Path(value or os.environ.get("NIGHTDESK_DATA_DIR") or REPO_ROOT / "data").resolve()
+
+
+def sources_file(value: str | Path | None = None) -> Path:
+    return Path(
+        value or os.environ.get("NIGHTDESK_SOURCES") or REPO_ROOT / "sources" / "demo.toml"
+    ).resolve()
+
+
+def warehouse_url(value: str | None = None, data: str | Path | None = None) -> str:
+    """The SQLAlchemy URL of the warehouse; by default a SQLite file beside the lake."""
+    return (
+        value
+        or os.environ.get("NIGHTDESK_WAREHOUSE_URL")
+        or f"sqlite:///{data_dir(data) / 'warehouse.db'}"
+    )
+
+
+def max_quarantine_share() -> float:
+    return float(os.environ.get("NIGHTDESK_MAX_QUARANTINE_SHARE", "0.5"))
+
+
+def window_label(start: datetime, end: datetime) -> str:
+    """How outputs of one data interval are named (by data, never by run id or wall clock)."""
+    stamp = "%Y%m%dT%H%M%SZ"
+    return f"{start.strftime(stamp)}_{end.strftime(stamp)}"
+
+
+def utc(value: str | datetime) -> datetime:
+    """An interval bound in UTC; a bound without an offset is refused, not guessed."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        raise ValueError(f"interval bounds need an explicit UTC offset: {value!r}")
+    return when.astimezone(UTC)

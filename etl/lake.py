@@ -1,0 +1,156 @@
+"""The Parquet lake: `{data_dir}/lake/articles/source=S/published_date=YYYY-MM-DD/part-0.parquet`.
+
+Partitioned by data (source, UTC publication date), never by run. A load merges the batch into
+each partition it touches and replaces the partition's one file atomically (write a hidden temp
+file in the same folder, fsync, rename), so a reader sees the old file or the new one, never half
+of one, and a rerun rewrites nothing because unchanged rows compare equal. Readers:
+`pyarrow.dataset.dataset(lake / "articles", format="parquet", partitioning="hive")`.
+Sibling datasets: `lake/quarantine/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from etl.schema import FIELD_NAMES, arrow_schema
+
+PART = "part-0.parquet"
+
+
+def articles_root(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "lake" / "articles"
+
+
+def partition_dir(root: Path, source: str, published_date: str) -> Path:
+    return root / f"source={source}" / f"published_date={published_date}"
+
+
+def write_atomic(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{uuid.uuid4().hex}.parquet"
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _to_table(df: pd.DataFrame) -> pa.Table:
+    schema = arrow_schema(for_files=True)
+    return pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+
+
+def _read_partition(path: Path) -> pd.DataFrame:
+    # Read the file alone (not as a dataset), so no partition columns are added back.
+    return pq.read_table(path, schema=arrow_schema(for_files=True)).to_pandas()
+
+
+def locate(root: Path, article_ids: Iterable[str]) -> dict[str, Path]:
+    """Where each of these articles is stored now (a changed date moves it to another partition)."""
+    wanted = set(article_ids)
+    found: dict[str, Path] = {}
+    if not root.exists() or not wanted:
+        return found
+    for frag in ds.dataset(root, format="parquet", partitioning="hive").get_fragments():
+        ids = frag.to_table(columns=["article_id"]).column("article_id").to_pylist()
+        for article_id in wanted.intersection(ids):
+            found[article_id] = Path(frag.path)
+    return found
+
+
+def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, int]:
+    """Merge a cleaned, deduplicated batch into the lake; return inserted/updated/unchanged."""
+    root = articles_root(data_dir)
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0, "partitions_written": 0}
+    if batch.empty:
+        return counts
+    batch = batch.assign(
+        published_date=batch["published_at"].dt.strftime("%Y-%m-%d"),
+        first_run_id=run_id,
+        last_run_id=run_id,
+    )
+    stored_at = locate(root, batch["article_id"])
+    moved: dict[Path, set[str]] = {}
+    for (source, day), rows in batch.groupby(["source", "published_date"], sort=True):
+        path = partition_dir(root, source, day) / PART
+        old = _read_partition(path) if path.exists() else pd.DataFrame(columns=list(FIELD_NAMES))
+        old_hash = dict(zip(old["article_id"], old["content_hash"], strict=True))
+        first_run = {**dict(zip(old["article_id"], old["first_run_id"], strict=True))}
+        for article_id in rows["article_id"]:
+            elsewhere = stored_at.get(article_id)
+            if elsewhere is not None and elsewhere != path:
+                moved.setdefault(elsewhere, set()).add(article_id)
+        if any(stored_at.get(a) not in (None, path) for a in rows["article_id"]):
+            first_run |= _first_runs(stored_at, rows["article_id"])
+        is_new = ~rows["article_id"].isin(old_hash) & ~rows["article_id"].isin(first_run)
+        changed = ~is_new & rows["article_id"].map(old_hash).ne(rows["content_hash"])
+        counts["inserted"] += int(is_new.sum())
+        counts["updated"] += int(changed.sum())
+        counts["unchanged"] += int((~is_new & ~changed).sum())
+        if not (is_new | changed).any():
+            continue
+        fresh = rows[is_new | changed].copy()
+        fresh["first_run_id"] = fresh["article_id"].map(first_run).fillna(run_id)
+        merged = pd.concat(
+            [old[~old["article_id"].isin(fresh["article_id"])], fresh[list(FIELD_NAMES)]],
+            ignore_index=True,
+        ).sort_values("article_id", kind="stable")
+        write_atomic(_to_table(merged.assign(source=source)), path)
+        counts["partitions_written"] += 1
+    # Only after the new copies are in place, drop the old ones (a crash in between leaves a
+    # second copy that the rerun removes, never a lost row).
+    for path, gone in moved.items():
+        old = _read_partition(path)
+        keep = old[~old["article_id"].isin(gone)]
+        if keep.empty:
+            path.unlink()
+        else:
+            write_atomic(_to_table(keep), path)
+        counts["partitions_written"] += 1
+    return counts
+
+
+def _first_runs(stored_at: dict[str, Path], ids: Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for path in {stored_at[a] for a in ids if a in stored_at}:
+        old = _read_partition(path)
+        out |= dict(zip(old["article_id"], old["first_run_id"], strict=True))
+    return out
+
+
+def read(data_dir: str | Path) -> pd.DataFrame:
+    root = articles_root(data_dir)
+    if not root.exists():
+        return pd.DataFrame(columns=[*FIELD_NAMES, "published_date"])
+    return ds.dataset(root, format="parquet", partitioning="hive").to_table().to_pandas()
+
+
+def checksum(data_dir: str | Path) -> tuple[int, str]:
+    """(row count, sha256 over sorted article_id:content_hash), comparable with the warehouse's."""
+    df = read(data_dir)
+    digest = hashlib.sha256()
+    for article_id, content_hash in sorted(zip(df["article_id"], df["content_hash"],
+                                                strict=True)):
+        digest.update(f"{article_id}:{content_hash}\n".encode())
+    return len(df), digest.hexdigest()
+
+
+def write_quarantine(rows: pd.DataFrame, data_dir: str | Path, window: str) -> None:
+    """Quarantined rows of one window, in the sibling dataset `lake/quarantine/` (replaced whole,
+    so a rerun of the window does not duplicate them)."""
+    path = Path(data_dir) / "lake" / "quarantine" / f"window={window}" / PART
+    if rows.empty:
+        path.unlink(missing_ok=True)
+        return
+    write_atomic(pa.Table.from_pandas(rows, preserve_index=False), path)

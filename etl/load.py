@@ -1,0 +1,123 @@
+"""Load a staged window into the lake and the warehouse, then check that both agree.
+
+Each function is one task of the DAG and one step of `nightdesk run`; each is a transaction that
+a retry or rerun repeats without changing anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from etl import lake, warehouse
+from etl.config import max_quarantine_share, utc, window_label
+from etl.transform import staging_dir
+
+log = logging.getLogger(__name__)
+
+
+class CheckFailed(RuntimeError):
+    pass
+
+
+def _staged(data_dir: str | Path, start: datetime, end: datetime):
+    folder = staging_dir(data_dir, start, end)
+    if not (folder / "manifest.json").exists():
+        raise FileNotFoundError(f"nothing staged for {window_label(start, end)}: run transform")
+    batch = pq.read_table(folder / "batch.parquet").to_pandas()
+    quarantine = pq.read_table(folder / "quarantine.parquet").to_pandas()
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return batch, quarantine, manifest
+
+
+def load_lake(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
+              run_id: str) -> dict[str, Any]:
+    start, end = utc(start), utc(end)
+    batch, quarantine, _ = _staged(data_dir, start, end)
+    counts = lake.load(batch, data_dir, run_id)
+    lake.write_quarantine(quarantine, data_dir, window_label(start, end))
+    log.info("lake load figures: %s", json.dumps(counts, sort_keys=True))
+    return counts
+
+
+def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
+                   warehouse_url: str, run_id: str) -> dict[str, Any]:
+    """Articles, quarantine and the runs rows of this run, in ONE transaction."""
+    start, end = utc(start), utc(end)
+    batch, quarantine, manifest = _staged(data_dir, start, end)
+    eng = warehouse.engine(warehouse_url)
+    warehouse.create_schema(eng)
+    figures: dict[str, Any] = {}
+    with eng.begin() as conn:
+        done = conn.execute(
+            sa.select(warehouse.runs).where(warehouse.runs.c.run_id == run_id)
+        ).mappings().all()
+        if done:  # this run's load committed already: a retry must change nothing
+            log.info("run %s already loaded; nothing to do", run_id)
+            return {row["source"]: {k: row[k] for k in warehouse.RUN_FIGURES} for row in done}
+        warehouse.upsert_quarantine(conn, quarantine, run_id)
+        finished = datetime.now(UTC)
+        for source, crawl in manifest["sources"].items():
+            rows = batch[batch["source"] == source] if not batch.empty else batch
+            counts = warehouse.upsert_articles(conn, rows, run_id)
+            started = pd.to_datetime(crawl.get("started_at"), utc=True)
+            row = {
+                "run_id": run_id, "source": source, "interval_start": start, "interval_end": end,
+                "mode": crawl.get("mode"),
+                **{k: int(crawl.get(k, 0)) for k in ("pages_fetched", "items", "rejected",
+                                                      "duplicates", "discovery_requests",
+                                                      "requests")},
+                **counts,
+                "started_at": started.to_pydatetime() if pd.notna(started) else finished,
+                "finished_at": finished,
+            }
+            warehouse.record_run(conn, row)
+            figures[source] = {k: row[k] for k in warehouse.RUN_FIGURES}
+    eng.dispose()
+    log.info("warehouse load figures: %s", json.dumps(figures, sort_keys=True))
+    return figures
+
+
+def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
+          warehouse_url: str) -> dict[str, Any]:
+    """The lake and the warehouse hold this window's articles with the same content, and the
+    share of quarantined pages stays under the configured limit."""
+    start, end = utc(start), utc(end)
+    batch, quarantine, manifest = _staged(data_dir, start, end)
+    ids = set(batch["article_id"])
+    stored = lake.read(data_dir)
+    in_lake = dict(zip(stored["article_id"], stored["content_hash"], strict=True))
+    eng = warehouse.engine(warehouse_url)
+    with eng.connect() as conn:
+        found = warehouse.lookup(conn, "article_id", sorted(ids))
+    eng.dispose()
+    in_sql = dict(zip(found["article_id"], found["content_hash"], strict=True))
+    problems = []
+    dup_in_lake = int(stored["article_id"].duplicated().sum())
+    if dup_in_lake:
+        problems.append(f"{dup_in_lake} article ids stored twice in the lake")
+    for article_id, content_hash in zip(batch["article_id"], batch["content_hash"], strict=True):
+        if in_lake.get(article_id) != content_hash:
+            problems.append(f"{article_id}: lake has {in_lake.get(article_id)}")
+        if in_sql.get(article_id) != content_hash:
+            problems.append(f"{article_id}: warehouse has {in_sql.get(article_id)}")
+    seen = sum(s.get("items", 0) + s.get("crawl_rejects", 0) for s in manifest["sources"].values())
+    share = len(quarantine) / seen if seen else 0.0
+    limit = max_quarantine_share()
+    if share > limit:
+        problems.append(f"{len(quarantine)} of {seen} pages quarantined ({share:.0%} > {limit:.0%});"
+                        " has the site's markup changed? see the quarantine table")
+    result = {"window": window_label(start, end), "articles": len(ids),
+              "quarantined": len(quarantine), "quarantine_share": round(share, 4),
+              "problems": problems[:20]}
+    log.info("check figures: %s", json.dumps(result, sort_keys=True))
+    if problems:
+        raise CheckFailed(f"checks failed for {result['window']}: " + "; ".join(problems[:5]))
+    return result

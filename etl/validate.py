@@ -1,0 +1,53 @@
+"""Validation rules: the schema's own (required fields present) plus sanity rules.
+
+Rows that fail go to the quarantine with every reason, never silently away.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from etl.schema import FIELDS, LIST_FIELDS
+
+EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")  # before the web had news sites
+FUTURE_SLACK = pd.Timedelta(days=1)
+
+
+def rules(df: pd.DataFrame) -> dict[str, pd.Series]:
+    """Each rule is a boolean Series: True where a row BREAKS the rule."""
+    broken: dict[str, pd.Series] = {}
+    for f in FIELDS:
+        if not f.required or f.name not in df:
+            continue
+        col = df[f.name]
+        if f.name in LIST_FIELDS:
+            broken[f"{f.name} is not a list"] = ~col.map(lambda v: isinstance(v, list))
+        elif f.kind == "str":
+            broken[f"{f.name} is missing"] = col.isna() | col.astype("str").str.strip().eq("")
+        else:
+            broken[f"{f.name} is missing or unreadable"] = col.isna()
+    if {"published_at", "crawled_at"} <= set(df):
+        pub = df["published_at"]
+        broken["published_at is before 1990"] = pub.notna() & (pub < EARLIEST)
+        broken["published_at is in the future"] = pub.notna() & (
+            pub > df["crawled_at"] + FUTURE_SLACK
+        )
+    if "url" in df:
+        broken["url is not http(s)"] = ~df["url"].astype("str").str.match(r"^https?://[^/\s]+")
+    if "body" in df:
+        broken["body has no words"] = df["body"].astype("str").str.count(r"\w+").eq(0)
+    return broken
+
+
+def split_valid(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(valid rows, invalid rows with a 'reason' column listing every broken rule)."""
+    broken = rules(df)
+    reasons = pd.Series("", index=df.index, dtype="str")
+    for name, mask in broken.items():
+        mask = mask.fillna(True).astype(bool)
+        reasons = reasons.where(~mask, reasons + "; " + name)
+    reasons = reasons.str.lstrip("; ")
+    bad = reasons.ne("")
+    invalid = df[bad].copy()
+    invalid["reason"] = reasons[bad]
+    return df[~bad].copy(), invalid

@@ -1,0 +1,200 @@
+"""The SQL warehouse (SQLAlchemy): SQLite file by default, PostgreSQL for real deployments.
+
+Tables: `articles` (columns derived from etl/schema.py), `runs` (one row per source and interval
+run) and `quarantine` (what could not be loaded, with its reason). A load is ONE transaction:
+upsert of articles (a row changes only when its content hash does), quarantine rows and the runs
+row, so a crash leaves the previous state and a retry or rerun changes no article row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from etl.schema import FIELDS, KEY
+
+metadata = sa.MetaData()
+
+_SQL_TYPES = {
+    "str": sa.Text,
+    "int": sa.BigInteger,
+    "timestamp": lambda: sa.DateTime(timezone=True),
+    "list[str]": sa.JSON,
+}
+
+articles = sa.Table(
+    "articles",
+    metadata,
+    *[
+        sa.Column(
+            f.name,
+            sa.String(200) if f.name == KEY else _SQL_TYPES[f.kind](),
+            primary_key=f.name == KEY,
+            nullable=not f.required,
+            comment=f.doc,
+        )
+        for f in FIELDS
+    ],
+    sa.Index("ix_articles_published_at", "published_at"),
+    sa.Index("ix_articles_url", "url"),
+    sa.Index("ix_articles_content_hash", "content_hash"),
+)
+
+RUN_FIGURES = ("pages_fetched", "items", "rejected", "duplicates", "unchanged", "inserted",
+               "updated", "discovery_requests", "requests")
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("interval_start", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("interval_end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("mode", sa.String(20)),
+    *[sa.Column(name, sa.BigInteger, nullable=False, default=0) for name in RUN_FIGURES],
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("url", sa.String(2000), primary_key=True),
+    sa.Column("stage", sa.String(20), primary_key=True),
+    sa.Column("article_id", sa.String(200)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("interval_start", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("interval_end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("payload", sa.Text),
+)
+
+
+def engine(url: str) -> sa.Engine:
+    eng = sa.create_engine(url, future=True)
+    if eng.dialect.name == "sqlite":
+        # Several loads may share one SQLite file; wait for the writer instead of failing.
+        @sa.event.listens_for(eng, "connect")
+        def _pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA busy_timeout = 30000")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.close()
+
+    return eng
+
+
+def create_schema(eng: sa.Engine) -> None:
+    metadata.create_all(eng)
+
+
+def _insert(eng: sa.Engine, table: sa.Table):
+    if eng.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif eng.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - guarded by the tests' choice of backends
+        raise NotImplementedError(f"no upsert for {eng.dialect.name}")
+    return insert(table)
+
+
+def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def lookup(conn: sa.Connection, column: str, values: Iterable[str]) -> pd.DataFrame:
+    """article_id, url, content_hash of stored articles whose `column` is in `values`."""
+    cols = [articles.c.article_id, articles.c.url, articles.c.content_hash]
+    values = sorted(set(values))
+    frames = [
+        pd.DataFrame(conn.execute(sa.select(*cols).where(articles.c[column].in_(chunk))).all(),
+                     columns=["article_id", "url", "content_hash"])
+        for chunk in _chunks(values)
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["article_id", "url", "content_hash"])
+
+
+def _py(value: Any) -> Any:
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    return value
+
+
+def upsert_articles(conn: sa.Connection, batch: pd.DataFrame, run_id: str) -> dict[str, int]:
+    """Insert new articles, update those whose content hash changed, leave the rest untouched."""
+    if batch.empty:
+        return {"inserted": 0, "updated": 0, "unchanged": 0}
+    stored = lookup(conn, "article_id", batch["article_id"].tolist())
+    known = dict(zip(stored["article_id"], stored["content_hash"], strict=True))
+    is_new = ~batch["article_id"].isin(known)
+    changed = batch["article_id"].map(known).ne(batch["content_hash"]) & ~is_new
+    todo = batch[is_new | changed].assign(first_run_id=run_id, last_run_id=run_id)
+    if not todo.empty:
+        rows = [{k: _py(v) for k, v in rec.items()}
+                for rec in todo[[f.name for f in FIELDS]].to_dict("records")]
+        stmt = _insert(conn.engine, articles)
+        keep_first = {"article_id", "first_run_id"}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[articles.c.article_id],
+            set_={c.name: stmt.excluded[c.name] for c in articles.columns
+                  if c.name not in keep_first},
+            where=articles.c.content_hash != stmt.excluded.content_hash,
+        )
+        conn.execute(stmt, rows)
+    return {"inserted": int(is_new.sum()), "updated": int(changed.sum()),
+            "unchanged": int((~is_new & ~changed).sum())}
+
+
+def upsert_quarantine(conn: sa.Connection, rows: pd.DataFrame, run_id: str) -> None:
+    if rows.empty:
+        return
+    records = [{k: _py(v) for k, v in rec.items()} for rec in rows.to_dict("records")]
+    for rec in records:
+        rec["run_id"] = run_id
+    stmt = _insert(conn.engine, quarantine)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[quarantine.c.source, quarantine.c.url, quarantine.c.stage],
+        set_={c: stmt.excluded[c] for c in ("article_id", "reason", "interval_start",
+                                              "interval_end", "seen_at", "run_id", "payload")},
+    )
+    conn.execute(stmt, records)
+
+
+def record_run(conn: sa.Connection, row: dict[str, Any]) -> None:
+    stmt = _insert(conn.engine, runs).values(**row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[runs.c.run_id, runs.c.source],
+        set_={k: v for k, v in row.items() if k not in ("run_id", "source")},
+    )
+    conn.execute(stmt)
+
+
+def checksum(url: str, article_ids: Iterable[str] | None = None) -> tuple[int, str]:
+    """(row count, sha256 over sorted article_id:content_hash) of the articles table."""
+    import hashlib
+
+    eng = engine(url)
+    with eng.connect() as conn:
+        query = sa.select(articles.c.article_id, articles.c.content_hash)
+        pairs = conn.execute(query).all()
+    eng.dispose()
+    if article_ids is not None:
+        wanted = set(article_ids)
+        pairs = [p for p in pairs if p[0] in wanted]
+    digest = hashlib.sha256()
+    for article_id, content_hash in sorted(pairs):
+        digest.update(f"{article_id}:{content_hash}\n".encode())
+    return len(pairs), digest.hexdigest()

@@ -1,0 +1,169 @@
+"""Run one source's crawl for one data interval, in its own process, and judge it by its stats.
+
+Scrapy's reactor cannot restart inside one process, so every crawl is `python -m scrapy crawl`.
+Its exit code says nothing (0 even when every request failed): the StatsDump extension writes the
+stats and this module fails the crawl itself. Output goes to
+`{data_dir}/raw/source={name}/window={start}_{end}/` (named by data, never by run): articles.jsonl,
+rejects.jsonl, crawl.log and, written last, stats.json: a window without stats.json is incomplete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from etl.config import utc as _utc
+from etl.config import window_label
+from spiders.sources import REPO_ROOT, load_sources
+
+log = logging.getLogger(__name__)
+
+
+class CrawlError(RuntimeError):
+    pass
+
+
+def window_dir(data_dir: str | Path, source: str, start: datetime, end: datetime) -> Path:
+    return Path(data_dir) / "raw" / f"source={source}" / f"window={window_label(start, end)}"
+
+
+def crawl(
+    source: str,
+    start: str | datetime,
+    end: str | datetime,
+    *,
+    sources_file: str | Path,
+    data_dir: str | Path,
+    max_failed_share: float = 0.2,
+) -> dict[str, Any]:
+    """Crawl `source` for [start, end); return the crawl's figures; raise CrawlError on failure."""
+    start, end = _utc(start), _utc(end)
+    if not start < end:
+        raise ValueError(f"empty interval: {start} .. {end}")
+    src = load_sources(sources_file)[source]
+    out = window_dir(data_dir, source, start, end)
+    out.mkdir(parents=True, exist_ok=True)
+    stats_path = out / "stats.json"
+    stats_path.unlink(missing_ok=True)  # the window is incomplete until a new one is written
+    parts = {name: out / f".{name}.jsonl.tmp" for name in ("articles", "rejects")}
+    settings: dict[str, Any] = {
+        "FEEDS": {
+            parts["articles"].as_uri(): {"format": "jsonlines", "overwrite": True,
+                                         "item_classes": ["spiders.items.ArticleItem"]},
+            parts["rejects"].as_uri(): {"format": "jsonlines", "overwrite": True,
+                                        "item_classes": ["spiders.items.RejectItem"]},
+        },
+        "NIGHTDESK_STATS_PATH": str(out / ".stats.json.tmp"),
+        "LOG_FILE": str(out / "crawl.log"),
+        "LOG_FILE_APPEND": False,
+        **src.scrapy_settings(),
+    }
+    contact = os.environ.get("NIGHTDESK_CONTACT")
+    if contact and "USER_AGENT" not in settings:
+        from spiders.settings import USER_AGENT
+
+        settings["USER_AGENT"] = USER_AGENT.replace("+https://github.com/nightdesk", contact)
+
+    with ExitStack() as stack:
+        where = "live site"
+        if src.replica:
+            from replica.server import ReplicaServer
+            from spiders.sites.moscowtimes import HOSTS
+
+            kwargs = {"now": src.replica_now} if src.replica_now else {}
+            server = stack.enter_context(ReplicaServer(**kwargs))
+            settings |= {
+                "NIGHTDESK_REPLICA_ADDR": f"127.0.0.1:{server.port}",
+                "NIGHTDESK_REPLICA_HOSTS": list(HOSTS),
+                "DOWNLOAD_HANDLERS": {
+                    "http": "spiders.replica_routing.ReplicaRoutingHandler",
+                    "https": "spiders.replica_routing.ReplicaRoutingHandler",
+                },
+            }
+            where = f"local replica at 127.0.0.1:{server.port}"
+        log.info("crawling %s (%s) for [%s, %s)", source, where, start.isoformat(), end.isoformat())
+        _run_scrapy(src.spider, source, start, end, Path(sources_file), settings, out)
+
+    tmp_stats = out / ".stats.json.tmp"
+    if not tmp_stats.exists():
+        raise CrawlError(f"crawl of {source} died before writing its stats; see {out/'crawl.log'}")
+    stats = json.loads(tmp_stats.read_text(encoding="utf-8"))
+    figures = _figures(stats)
+    figures.update(source=source, mode=src.mode, where=where, window_dir=str(out),
+                   interval_start=start.isoformat(), interval_end=end.isoformat())
+    _judge(source, figures, max_failed_share, out)
+    for name, part in parts.items():
+        os.replace(part, out / f"{name}.jsonl")
+    stats["nightdesk/mode"] = src.mode
+    tmp_stats.write_text(json.dumps(stats, indent=1, sort_keys=True), encoding="utf-8")
+    tmp_stats.replace(stats_path)
+    log.info("crawl figures: %s", json.dumps(figures, sort_keys=True))
+    return figures
+
+
+def _run_scrapy(spider: str, source: str, start: datetime, end: datetime, sources_file: Path,
+                settings: dict[str, Any], out: Path) -> None:
+    cmd = [sys.executable, "-m", "scrapy", "crawl", spider,
+           "-a", f"source={source}", "-a", f"start={start.isoformat()}",
+           "-a", f"end={end.isoformat()}", "-a", f"sources_file={sources_file.resolve()}"]
+    for key, value in settings.items():
+        if isinstance(value, list):  # Scrapy's getlist splits strings on commas
+            value = ",".join(value)
+        elif isinstance(value, dict):  # ...and getdict reads JSON
+            value = json.dumps(value)
+        cmd += ["-s", f"{key}={value}"]
+    env = dict(os.environ, SCRAPY_SETTINGS_MODULE="spiders.settings")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or "").strip().splitlines()[-20:]
+        raise CrawlError(f"scrapy crawl {spider} exited {proc.returncode}:\n" + "\n".join(tail))
+
+
+def _figures(stats: dict[str, Any]) -> dict[str, Any]:
+    def n(key: str) -> int:
+        return int(stats.get(key, 0) or 0)
+
+    return {
+        "finish_reason": stats.get("finish_reason"),
+        "requests": n("downloader/request_count"),
+        "responses": n("downloader/response_count"),
+        "discovery_requests": n("nightdesk/discovery_requests"),
+        "discovery_failed": n("nightdesk/discovery_failed"),
+        "article_requests": n("nightdesk/article_requests"),
+        "article_failed": n("nightdesk/article_failed"),
+        "pages_fetched": n("nightdesk/article_requests") - n("nightdesk/article_failed"),
+        "parse_failed": n("nightdesk/parse_failed"),
+        "out_of_window": n("nightdesk/out_of_window"),
+        "items": n("nightdesk/articles"),
+        "retries": n("retry/count"),
+        "robots_blocked": n("robotstxt/forbidden"),
+        "errors": n("log_count/ERROR"),
+    }
+
+
+def _judge(source: str, f: dict[str, Any], max_failed_share: float, out: Path) -> None:
+    """Fail loudly: a crawl that could not discover, or lost too many pages, must not look fine."""
+    log_hint = f"(log: {out / 'crawl.log'})"
+    if f["finish_reason"] != "finished":
+        raise CrawlError(f"crawl of {source} ended with {f['finish_reason']!r} {log_hint}")
+    if f["responses"] == 0:
+        raise CrawlError(f"crawl of {source} got no response at all: is the site up? {log_hint}")
+    if f["discovery_failed"]:
+        raise CrawlError(
+            f"crawl of {source}: {f['discovery_failed']} of {f['discovery_requests']} feed/sitemap "
+            f"requests failed, so articles may be missing {log_hint}"
+        )
+    lost = f["article_failed"] + f["parse_failed"]
+    if f["article_requests"] and lost / f["article_requests"] > max_failed_share:
+        raise CrawlError(
+            f"crawl of {source}: {lost} of {f['article_requests']} article pages failed to fetch "
+            f"or parse (limit {max_failed_share:.0%}) {log_hint}"
+        )

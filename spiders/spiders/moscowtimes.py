@@ -1,0 +1,242 @@
+"""The Moscow Times spider: the articles of one data interval [start, end), and only those.
+
+Discovery, in two phases:
+1. the configured feeds and the news sitemaps (last 30 days of each section) give URLs with exact
+   publication times; articles inside the window are requested at once;
+2. when the window starts before what the news sitemaps still cover, the monthly sitemaps
+   (`{YYYY}-{M}.xml`, URLs only) are read too. Their URLs carry a Moscow date, so every URL dated
+   on a Moscow day the window touches is fetched and the page's own time decides.
+Every fetched page is kept only if its own publication time lies in the window.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import scrapy
+from lxml import etree
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from spiders.extract import extract
+from spiders.htmltools import NotAnArticle
+from spiders.items import ArticleItem, RejectItem
+from spiders.sites import moscowtimes as site
+from spiders.sources import load_sources
+
+NEWSMAP_DAYS = 30
+NEWSMAP_MAX_URLS = 100
+_MONTHLY = re.compile(r"/(\d{4})-(\d{1,2})\.xml$")
+_XML = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
+
+
+def _xml(body: bytes) -> etree._Element:
+    root = etree.fromstring(body, parser=_XML)
+    if root is None:
+        raise ValueError("not XML, even with recovery")
+    return root
+
+
+def _local(root: etree._Element, path: str) -> list[etree._Element]:
+    """XPath by local names, so RSS, Atom and sitemap namespaces (or their absence) all match."""
+    steps = "/".join(f"*[local-name()='{p}']" for p in path.split("/"))
+    return root.xpath(f".//{steps}")
+
+
+def _child_text(el: etree._Element, path: str) -> str | None:
+    found = _local(el, path)
+    return (found[0].text or "").strip() if found else None
+
+
+class MoscowTimesSpider(scrapy.Spider):
+    name = "moscowtimes"
+    allowed_domains = list(site.ALLOWED_DOMAINS)
+
+    def __init__(self, source: str, start: str, end: str, sources_file: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.source = load_sources(sources_file)[source]
+        self.window = (datetime.fromisoformat(start), datetime.fromisoformat(end))
+        if any(t.tzinfo is None for t in self.window):
+            raise ValueError("start and end must carry a UTC offset")
+        self.tz = ZoneInfo(site.TIMEZONE)
+        self.seen_ids: set[str] = set()
+        self.pending = 0  # phase-1 discovery responses still outstanding
+        self.newsmap_dates: list[datetime] = []
+        self.newsmap_full_oldest: list[datetime] = []
+        self.discovery_ok = True
+
+    # -- requests ---------------------------------------------------------------------------
+    def _stat(self, key: str, n: int = 1) -> None:
+        self.crawler.stats.inc_value(f"nightdesk/{key}", n)
+
+    def _discovery(self, url: str, callback, *, phase1: bool = True) -> scrapy.Request:
+        self._stat("discovery_requests")
+        if phase1:
+            self.pending += 1
+        return scrapy.Request(url, callback=callback, errback=self.discovery_failed,
+                              meta={"phase1": phase1}, priority=10)
+
+    def _article(self, url: str) -> Iterator[scrapy.Request]:
+        sid = site.site_id(url)
+        if sid is None or sid in self.seen_ids:
+            return
+        self.seen_ids.add(sid)
+        self._stat("article_requests")
+        yield scrapy.Request(url, callback=self.parse_article, errback=self.article_failed)
+
+    def _in_window(self, when: datetime | None) -> bool:
+        return when is not None and self.window[0] <= when < self.window[1]
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for feed in self.source.feeds:
+            yield self._discovery(feed, self.parse_feed)
+        if self.source.newsmap:
+            yield self._discovery(self.source.newsmap, self.parse_newsmap_index)
+        if self.pending == 0:
+            for request in self._phase2():
+                yield request
+
+    # -- phase 1 ----------------------------------------------------------------------------
+    def _phase1_done(self) -> Iterator[Any]:
+        self.pending -= 1
+        if self.pending == 0:
+            yield from self._phase2()
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        root = _xml(response.body)
+        items = _local(root, "item") or _local(root, "entry")
+        for item in items:
+            link = _child_text(item, "link") or next(iter(_local(item, "link")), None)
+            if isinstance(link, etree._Element):
+                link = link.get("href")
+            raw_date = _child_text(item, "pubDate") or _child_text(item, "published")
+            when = _feed_date(raw_date)
+            if link and self._in_window(when):
+                yield from self._article(response.urljoin(link))
+        yield from self._phase1_done()
+
+    def parse_newsmap_index(self, response: Response) -> Iterator[Any]:
+        for loc in _local(_xml(response.body), "sitemap/loc"):
+            if loc.text and loc.text.strip():
+                yield self._discovery(loc.text.strip(), self.parse_newsmap)
+        yield from self._phase1_done()
+
+    def parse_newsmap(self, response: Response) -> Iterator[Any]:
+        dates = []
+        for url in _local(_xml(response.body), "url"):
+            loc = _child_text(url, "loc")
+            when = _feed_date(_child_text(url, "news/publication_date"))
+            if when is not None:
+                dates.append(when)
+            if loc and self._in_window(when):
+                yield from self._article(loc)
+        self.newsmap_dates.extend(dates)
+        if len(dates) >= NEWSMAP_MAX_URLS:  # a full sitemap has dropped older articles
+            self.newsmap_full_oldest.append(min(dates))
+        yield from self._phase1_done()
+
+    def newsmap_coverage_start(self) -> datetime | None:
+        """The earliest time from which the news sitemaps still list every article."""
+        if not self.newsmap_dates:
+            return None
+        start = max(self.newsmap_dates) - timedelta(days=NEWSMAP_DAYS)
+        return max([start, *self.newsmap_full_oldest])
+
+    # -- phase 2 ----------------------------------------------------------------------------
+    def _phase2(self) -> Iterator[Any]:
+        covered_from = self.newsmap_coverage_start()
+        self.logger.info("news sitemaps cover articles from %s", covered_from)
+        if covered_from is not None and self.window[0] >= covered_from:
+            return
+        if not self.source.sitemap_index:
+            self.logger.warning("window starts before the news sitemaps and no sitemap_index is set")
+            return
+        self._stat("monthly_sitemaps_used")
+        yield self._discovery(self.source.sitemap_index, self.parse_sitemap_index, phase1=False)
+
+    def moscow_days(self) -> set[date]:
+        first = self.window[0].astimezone(self.tz).date()
+        last = (self.window[1] - timedelta(microseconds=1)).astimezone(self.tz).date()
+        return {first + timedelta(days=i) for i in range((last - first).days + 1)}
+
+    def parse_sitemap_index(self, response: Response) -> Iterator[Any]:
+        months = {(d.year, d.month) for d in self.moscow_days()}
+        for loc in _local(_xml(response.body), "sitemap/loc"):
+            m = _MONTHLY.search(loc.text or "")
+            if m and (int(m.group(1)), int(m.group(2))) in months:
+                yield self._discovery(loc.text.strip(), self.parse_monthly, phase1=False)
+
+    def parse_monthly(self, response: Response) -> Iterator[Any]:
+        days = self.moscow_days()
+        for loc in _local(_xml(response.body), "url/loc"):
+            url = (loc.text or "").strip()
+            if site.url_date(url) in days:
+                yield from self._article(url)
+
+    def discovery_failed(self, failure: Failure) -> Iterator[Any]:
+        self._stat("discovery_failed")
+        self.discovery_ok = False
+        request = failure.request
+        self.logger.error("discovery request failed: %s: %s", request.url, failure.getErrorMessage())
+        yield self._reject(request.url, "discovery", failure)
+        if request.meta.get("phase1"):
+            yield from self._phase1_done()
+
+    # -- articles ---------------------------------------------------------------------------
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        try:
+            record = extract(response.text, response.url)
+        except (NotAnArticle, AttributeError, UnicodeDecodeError) as exc:
+            self._stat("parse_failed")
+            yield RejectItem(source=self.source.name, url=response.url, stage="parse",
+                             reason=f"{type(exc).__name__}: {exc}", at=_now())
+            return
+        if not self._in_window(record["published_at"]):
+            self._stat("out_of_window")
+            return
+        sid = record.pop("site_id")
+        if sid != site.site_id(response.url):
+            self.seen_ids.add(sid)
+        record["article_id"] = f"{self.source.name}:{sid}"
+        record["source"] = self.source.name
+        record["crawled_at"] = _now()
+        for key in ("published_at", "modified_at"):
+            if record[key] is not None:
+                record[key] = record[key].isoformat()
+        self._stat("articles")
+        yield ArticleItem(**record)
+
+    def article_failed(self, failure: Failure) -> Iterator[Any]:
+        self._stat("article_failed")
+        yield self._reject(failure.request.url, "fetch", failure)
+
+    def _reject(self, url: str, stage: str, failure: Failure) -> RejectItem:
+        response = getattr(failure.value, "response", None)
+        if response is not None:
+            reason = f"HTTP {response.status}"
+        else:
+            reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        return RejectItem(source=self.source.name, url=url, stage=stage, reason=reason, at=_now())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _feed_date(raw: str | None) -> datetime | None:
+    """RFC 822 (RSS) or ISO 8601 (Atom, news sitemaps); None when unreadable or naive."""
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+    return when if when.tzinfo is not None else None
