@@ -1,0 +1,160 @@
+"""End to end: real crawls of the replica over HTTP on 127.0.0.1, through the CLI and the crawl
+function, into a real Parquet lake and a real SQLite warehouse."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+import sqlalchemy as sa
+
+from etl import lake, warehouse
+from spiders.run import CrawlError, crawl
+from tests.conftest import REPO, write_sources
+from tests.test_moscowtimes_parser import RELATED, SEED_URL, seed_paragraphs
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "etl.cli", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def expected_ids(seed_path: Path, start: datetime, end: datetime) -> set[str]:
+    from replica.content import load_articles
+
+    return {f"moscowtimes:{a.id}" for a in load_articles(seed_path=seed_path)
+            if start <= a.published < end}
+
+
+@pytest.fixture(scope="module")
+def seed_day(tmp_path_factory, seed_path):
+    """One CLI run of the seed's day window into a fresh data dir."""
+    data = tmp_path_factory.mktemp("seedday")
+    sources = write_sources(data / "sources.toml")
+    proc = cli("run", "--day", "2022-01-31", "--sources", str(sources), "--data-dir", str(data),
+               "--run-id", "test-run-1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "from the local replica at 127.0.0.1" in proc.stderr  # a run says what it crawled
+    return data, sources
+
+
+def test_seed_article_row_in_lake_and_warehouse(seed_day, seed_path):
+    data, _ = seed_day
+    rows = ds.dataset(data / "lake" / "articles", format="parquet",
+                      partitioning="hive").to_table().to_pylist()
+    row = next(r for r in rows if r["article_id"] == "moscowtimes:76213")
+    assert row["source"] == "moscowtimes"
+    assert row["url"] == SEED_URL
+    assert row["title"] == "Putin, Macron Discuss Ukraine, Russian 'Security Guarantees' — Kremlin"
+    assert row["authors"] == ["AFP"]
+    assert row["published_at"] == datetime(2022, 1, 31, 15, 42, tzinfo=UTC)
+    assert row["published_at"].utcoffset() == timedelta(0)
+    assert row["image_caption"] == "French president Emmanuel Macron."
+    assert row["image_credits"] == "Olivier Hoslet / Pool / EPA / TASS"
+    assert row["body"].split("\n\n") == seed_paragraphs(seed_path)
+    assert RELATED in row["related_urls"]
+    assert row["first_run_id"] == "test-run-1"
+    assert row["word_count"] > 150 and len(row["content_hash"]) == 64
+
+    eng = warehouse.engine(f"sqlite:///{data / 'warehouse.db'}")
+    with eng.connect() as conn:
+        sql = conn.execute(sa.select(warehouse.articles).where(
+            warehouse.articles.c.article_id == "moscowtimes:76213")).mappings().one()
+    for key in ("url", "title", "authors", "body", "image_caption", "image_credits",
+                "content_hash", "related_urls", "first_run_id"):
+        assert sql[key] == row[key], key
+    assert sql["published_at"].replace(tzinfo=UTC) == row["published_at"]
+
+
+def test_window_holds_exactly_its_articles(seed_day, seed_path):
+    data, _ = seed_day
+    start = datetime(2022, 1, 31, 2, tzinfo=UTC)
+    stored = set(lake.read(data)["article_id"])
+    assert stored == expected_ids(seed_path, start, start + timedelta(days=1))
+    stats = json.loads(next((data / "raw").rglob("stats.json")).read_text())
+    # only the window's articles were fetched
+    assert stats["nightdesk/article_requests"] == len(stored)
+
+
+def test_rerun_three_times_is_identical(seed_day):
+    data, sources = seed_day
+    url = f"sqlite:///{data / 'warehouse.db'}"
+    before = (lake.checksum(data), warehouse.checksum(url))
+    assert before[0] == before[1]
+    files = {p: p.stat().st_mtime_ns for p in (data / "lake" / "articles").rglob("*.parquet")}
+    for n in (2, 3):
+        proc = cli("run", "--day", "2022-01-31", "--sources", str(sources), "--data-dir",
+                   str(data), "--run-id", f"test-run-{n}")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert (lake.checksum(data), warehouse.checksum(url)) == before
+    # unchanged articles are not rewritten
+    assert {p: p.stat().st_mtime_ns for p in files} == files
+    eng = warehouse.engine(url)
+    with eng.connect() as conn:
+        runs = conn.execute(sa.select(warehouse.runs).order_by(warehouse.runs.c.run_id)
+                            ).mappings().all()
+        first_runs = {r[0] for r in conn.execute(sa.select(warehouse.articles.c.first_run_id))}
+    assert [r["run_id"] for r in runs] == ["test-run-1", "test-run-2", "test-run-3"]
+    assert runs[0]["inserted"] > 0
+    for r in runs[1:]:
+        assert (r["inserted"], r["updated"]) == (0, 0)
+        assert r["unchanged"] == runs[0]["inserted"]
+        assert r["interval_start"].replace(tzinfo=UTC) == datetime(2022, 1, 31, 2, tzinfo=UTC)
+    assert first_runs == {"test-run-1"}
+
+
+def test_window_edges_follow_utc_not_moscow_dates(tmp_path, sources_file, seed_path):
+    """Articles published 00:00-05:00 Moscow belong to the previous UTC window."""
+    start = datetime(2022, 1, 28, 2, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    figures = crawl("moscowtimes", start, end, sources_file=sources_file, data_dir=tmp_path)
+    raw = Path(figures["window_dir"]) / "articles.jsonl"
+    got = {json.loads(line)["article_id"] for line in raw.read_text().splitlines()}
+    want = expected_ids(seed_path, start, end)
+    assert got == want
+    assert figures["article_requests"] == len(want)
+    from replica.content import load_articles
+
+    next_moscow_day = [a for a in load_articles(seed_path=seed_path)
+                       if f"moscowtimes:{a.id}" in got and str(a.published.date()) == "2022-01-29"]
+    assert next_moscow_day, "the window must include articles of 00:00-05:00 Moscow on Jan 29"
+
+
+def test_old_interval_uses_monthly_sitemaps(tmp_path, sources_file, seed_path):
+    start = datetime(2021, 12, 16, 2, tzinfo=UTC)
+    end = start + timedelta(days=2)
+    figures = crawl("moscowtimes", start, end, sources_file=sources_file, data_dir=tmp_path)
+    stats = json.loads((Path(figures["window_dir"]) / "stats.json").read_text())
+    assert stats.get("nightdesk/monthly_sitemaps_used") == 1
+    got = {json.loads(line)["article_id"]
+           for line in (Path(figures["window_dir"]) / "articles.jsonl").read_text().splitlines()}
+    want = expected_ids(seed_path, start, end)
+    assert want and got == want
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dead_server_fails_clearly_and_loads_nothing(tmp_path):
+    sources = write_sources(tmp_path / "dead.toml", replica=False,
+                            replica_addr=f"127.0.0.1:{_closed_port()}")
+    proc = cli("run", "--day", "2022-01-31", "--sources", str(sources), "--data-dir",
+               str(tmp_path))
+    assert proc.returncode != 0
+    assert "CrawlError" in proc.stderr and "no response at all" in proc.stderr
+    assert not (tmp_path / "lake").exists()
+    assert not (tmp_path / "staging").exists()
+    window = next((tmp_path / "raw").rglob("window=*"))
+    assert not (window / "stats.json").exists()  # the raw window stays marked incomplete
+    with pytest.raises(CrawlError, match="no response at all"):
+        crawl("moscowtimes", "2022-01-31T02:00:00+00:00", "2022-02-01T02:00:00+00:00",
+              sources_file=sources, data_dir=tmp_path)
