@@ -1,0 +1,113 @@
+"""DAG integrity (broad and cheap) and one full `airflow dags test` run against the replica."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, write_sources
+
+DAG_FILE = REPO / "dags" / "news_pipeline.py"
+
+
+def airflow_env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, AIRFLOW_HOME=str(REPO), PYTHONPATH=str(REPO),
+               AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp / 'airflow.db'}",
+               AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(tmp / "logs"),
+               NIGHTDESK_DATA_DIR=str(tmp / "data"), NIGHTDESK_TASK_RETRIES="0")
+    env.update(extra)
+    return env
+
+
+def run_py(code: str, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          env=env or dict(os.environ, AIRFLOW_HOME=str(REPO)), timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_dag_file_imports_fast_and_light():
+    out = run_py(f"""
+import json, sys, time, importlib.util
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, get_current_context, task
+before = set(sys.modules)
+t = time.perf_counter()
+spec = importlib.util.spec_from_file_location("news_pipeline", {str(DAG_FILE)!r})
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+elapsed = time.perf_counter() - t
+heavy = sorted(m for m in set(sys.modules) - before
+               if m.split('.')[0] in ('pandas', 'pyarrow', 'scrapy', 'sqlalchemy', 'lxml',
+                                      'spiders', 'etl', 'twisted'))
+print(json.dumps({{"elapsed": elapsed, "heavy": heavy}}))
+""")
+    result = json.loads(out)
+    assert result["heavy"] == []
+    assert result["elapsed"] < 0.2, result
+
+
+def test_dagbag_has_no_import_errors_and_the_expected_shape(tmp_path):
+    out = run_py(f"""
+import json
+from airflow.models.dagbag import DagBag
+bag = DagBag(dag_folder={str(REPO / 'dags')!r})
+dag = bag.dags["news_pipeline"]
+tasks = {{t.task_id: t for t in dag.tasks}}
+print(json.dumps({{
+    "errors": {{k: str(v) for k, v in bag.import_errors.items()}},
+    "dags": sorted(bag.dags),
+    "timetable": type(dag.timetable).__name__,
+    "cron": getattr(dag.timetable, "expression", None),
+    "catchup": dag.catchup,
+    "tasks": sorted(tasks),
+    "retries": {{k: t.retries for k, t in tasks.items()}},
+    "backoff": all(t.retry_exponential_backoff for t in tasks.values()),
+    "mapped": sorted(k for k, t in tasks.items() if t.is_mapped),
+    "outlets": {{k: [a.name for a in t.outlets] for k, t in tasks.items() if t.outlets}},
+    "downstream": {{k: sorted(t.downstream_task_ids) for k, t in tasks.items()}},
+}}))
+""", env=airflow_env(tmp_path, NIGHTDESK_TASK_RETRIES="2"))
+    info = json.loads(out)
+    assert info["errors"] == {}
+    assert info["dags"] == ["news_pipeline"]
+    assert info["timetable"] == "CronDataIntervalTimetable"
+    assert info["cron"] == "0 2 * * *"
+    assert info["catchup"] is False
+    assert info["tasks"] == ["check", "crawl", "list_sources", "load_lake", "load_warehouse",
+                             "transform"]
+    assert set(info["retries"].values()) == {2}
+    assert info["backoff"]
+    assert info["mapped"] == ["crawl"]
+    assert info["outlets"] == {"load_lake": ["nightdesk_lake_articles"],
+                               "load_warehouse": ["nightdesk_warehouse_articles"]}
+    assert info["downstream"]["crawl"] == ["transform"]
+    assert info["downstream"]["transform"] == ["load_lake"]
+    assert info["downstream"]["load_lake"] == ["load_warehouse"]
+    assert info["downstream"]["load_warehouse"] == ["check"]
+
+
+@pytest.mark.slow
+def test_full_dag_run_against_the_replica(tmp_path, seed_path):
+    """One real `airflow dags test`: day 2022-01-31's window through every task."""
+    sources = write_sources(tmp_path / "sources.toml")
+    env = airflow_env(tmp_path, NIGHTDESK_SOURCES=str(sources))
+    proc = subprocess.run([str(REPO / "bin" / "airflow"), "dags", "test", "news_pipeline",
+                           "2022-02-01T02:00:00+00:00"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    log = proc.stdout + proc.stderr
+    assert "state=success" in log and "DagRun Finished" in log
+    assert "crawl figures:" in log and "warehouse load figures:" in log  # figures in task logs
+
+    from etl import lake, warehouse
+
+    data = tmp_path / "data"
+    rows = lake.read(data)
+    assert "moscowtimes:76213" in set(rows["article_id"])
+    assert rows["published_at"].min() >= datetime(2022, 1, 31, 2, tzinfo=UTC)
+    assert lake.checksum(data) == warehouse.checksum(f"sqlite:///{data / 'warehouse.db'}")
