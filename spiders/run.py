@@ -73,21 +73,25 @@ def crawl(
 
     with ExitStack() as stack:
         where = "live site"
-        if src.replica:
+        addr = src.replica_addr
+        if src.replica and not addr:
             from replica.server import ReplicaServer
-            from spiders.sites.moscowtimes import HOSTS
 
             kwargs = {"now": src.replica_now} if src.replica_now else {}
             server = stack.enter_context(ReplicaServer(**kwargs))
+            addr = f"127.0.0.1:{server.port}"
+        if addr:
+            from spiders.sites.moscowtimes import HOSTS
+
             settings |= {
-                "NIGHTDESK_REPLICA_ADDR": f"127.0.0.1:{server.port}",
+                "NIGHTDESK_REPLICA_ADDR": addr,
                 "NIGHTDESK_REPLICA_HOSTS": list(HOSTS),
                 "DOWNLOAD_HANDLERS": {
                     "http": "spiders.replica_routing.ReplicaRoutingHandler",
                     "https": "spiders.replica_routing.ReplicaRoutingHandler",
                 },
             }
-            where = f"local replica at 127.0.0.1:{server.port}"
+            where = f"local replica at {addr}"
         log.info("crawling %s (%s) for [%s, %s)", source, where, start.isoformat(), end.isoformat())
         _run_scrapy(src.spider, source, start, end, Path(sources_file), settings, out)
 

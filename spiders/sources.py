@@ -36,6 +36,9 @@ class Source:
     sitemap_index: str | None = None
     replica: bool = False
     replica_now: datetime | None = None
+    # Route the site's hosts to an already running server (tests: fault servers, dead ports)
+    # instead of starting the bundled replica.
+    replica_addr: str | None = None
     politeness: dict[str, Any] = field(default_factory=dict)
 
     def scrapy_settings(self) -> dict[str, Any]:
@@ -43,7 +46,7 @@ class Source:
 
     @property
     def mode(self) -> str:
-        return "replica" if self.replica else "live"
+        return "replica" if self.replica or self.replica_addr else "live"
 
 
 def _source(entry: dict[str, Any], path: Path) -> Source:
@@ -52,7 +55,7 @@ def _source(entry: dict[str, Any], path: Path) -> Source:
         if not isinstance(entry.get(required), str) or not entry[required]:
             raise SourceConfigError(f"{where}: '{required}' is required")
     known = {"name", "spider", "feeds", "newsmap", "sitemap_index", "replica", "replica_now",
-             "politeness"}
+             "replica_addr", "politeness"}
     unknown = set(entry) - known
     if unknown:
         raise SourceConfigError(f"{where}: unknown keys {sorted(unknown)}")
@@ -75,6 +78,7 @@ def _source(entry: dict[str, Any], path: Path) -> Source:
         sitemap_index=entry.get("sitemap_index"),
         replica=bool(entry.get("replica", False)),
         replica_now=now,
+        replica_addr=entry.get("replica_addr"),
         politeness=politeness,
     )
 
