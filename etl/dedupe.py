@@ -28,7 +28,8 @@ def within_batch(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         dup = df[repeats].merge(first, on=key, how="left")
         dropped.append(dup)
         df = df[~repeats]
-    return df.sort_values("article_id").reset_index(drop=True), pd.concat(dropped, ignore_index=True)
+    kept = df.sort_values("article_id").reset_index(drop=True)
+    return kept, pd.concat(dropped, ignore_index=True)
 
 
 def against_loaded(df: pd.DataFrame, loaded: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

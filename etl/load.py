@@ -112,8 +112,9 @@ def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
     share = len(quarantine) / seen if seen else 0.0
     limit = max_quarantine_share()
     if share > limit:
-        problems.append(f"{len(quarantine)} of {seen} pages quarantined ({share:.0%} > {limit:.0%});"
-                        " has the site's markup changed? see the quarantine table")
+        problems.append(f"{len(quarantine)} of {seen} pages quarantined "
+                        f"({share:.0%} > {limit:.0%}); has the site's markup changed? "
+                        "See the quarantine table")
     result = {"window": window_label(start, end), "articles": len(ids),
               "quarantined": len(quarantine), "quarantine_share": round(share, 4),
               "problems": problems[:20]}

@@ -73,7 +73,7 @@ def json_ld(doc: lxml.html.HtmlElement) -> list[dict[str, Any]]:
 
 
 def parse_iso(value: str | None) -> datetime | None:
-    """An ISO 8601 timestamp; None when absent or unreadable (the caller records where it looked)."""
+    """An ISO 8601 timestamp; None when absent or unreadable."""
     if not value:
         return None
     try:

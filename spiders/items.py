@@ -13,7 +13,7 @@ ArticleItem = type(
 
 
 class RejectItem(scrapy.Item):
-    """A URL the crawl could not turn into an article, with the reason (becomes a quarantine row)."""
+    """A URL the crawl could not turn into an article, with why (becomes a quarantine row)."""
 
     source = scrapy.Field()
     url = scrapy.Field()

@@ -63,7 +63,8 @@ def _source(entry: dict[str, Any], path: Path) -> Source:
     bad = set(politeness) - set(POLITENESS_SETTINGS)
     if bad:
         raise SourceConfigError(
-            f"{where}: unknown politeness keys {sorted(bad)}; allowed: {sorted(POLITENESS_SETTINGS)}"
+            f"{where}: unknown politeness keys {sorted(bad)}; "
+            f"allowed: {sorted(POLITENESS_SETTINGS)}"
         )
     now = entry.get("replica_now")
     if isinstance(now, str):

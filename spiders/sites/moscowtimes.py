@@ -11,7 +11,16 @@ import re
 from datetime import date
 from urllib.parse import urljoin, urlsplit
 
-from spiders.htmltools import NotAnArticle, first, json_ld, meta, meta_all, parse_html, parse_iso, text
+from spiders.htmltools import (
+    NotAnArticle,
+    first,
+    json_ld,
+    meta,
+    meta_all,
+    parse_html,
+    parse_iso,
+    text,
+)
 
 NAME = "moscowtimes"
 HOSTS = ("www.themoscowtimes.com", "static.themoscowtimes.com")

@@ -15,7 +15,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import scrapy
@@ -55,7 +55,7 @@ def _child_text(el: etree._Element, path: str) -> str | None:
 
 class MoscowTimesSpider(scrapy.Spider):
     name = "moscowtimes"
-    allowed_domains = list(site.ALLOWED_DOMAINS)
+    allowed_domains: ClassVar[list[str]] = list(site.ALLOWED_DOMAINS)
 
     def __init__(self, source: str, start: str, end: str, sources_file: str, **kwargs: Any):
         super().__init__(**kwargs)
@@ -154,7 +154,7 @@ class MoscowTimesSpider(scrapy.Spider):
         if covered_from is not None and self.window[0] >= covered_from:
             return
         if not self.source.sitemap_index:
-            self.logger.warning("window starts before the news sitemaps and no sitemap_index is set")
+            self.logger.warning("window predates the news sitemaps and no sitemap_index is set")
             return
         self._stat("monthly_sitemaps_used")
         yield self._discovery(self.source.sitemap_index, self.parse_sitemap_index, phase1=False)
@@ -182,7 +182,7 @@ class MoscowTimesSpider(scrapy.Spider):
         self._stat("discovery_failed")
         self.discovery_ok = False
         request = failure.request
-        self.logger.error("discovery request failed: %s: %s", request.url, failure.getErrorMessage())
+        self.logger.error("discovery failed: %s: %s", request.url, failure.getErrorMessage())
         yield self._reject(request.url, "discovery", failure)
         if request.meta.get("phase1"):
             yield from self._phase1_done()
