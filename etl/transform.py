@@ -65,6 +65,25 @@ def _staging_schema() -> pa.Schema:
     return pa.schema([schema.field(n) for n in keep])
 
 
+def _empty_batch() -> pd.DataFrame:
+    return _staging_schema().empty_table().to_pandas()
+
+
+def _dedupe(valid: pd.DataFrame, warehouse_url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Within the batch, then against what the warehouse already holds."""
+    batch, dup_in = dedupe.within_batch(valid)
+    eng = warehouse.engine(warehouse_url)
+    warehouse.create_schema(eng)
+    with eng.connect() as conn:
+        loaded = pd.concat([warehouse.lookup(conn, "url", batch["url"].tolist()),
+                            warehouse.lookup(conn, "content_hash",
+                                             batch["content_hash"].tolist())],
+                           ignore_index=True)
+    eng.dispose()
+    batch, dup_loaded = dedupe.against_loaded(batch, loaded)
+    return batch, pd.concat([dup_in, dup_loaded], ignore_index=True)
+
+
 def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
               data_dir: str | Path, warehouse_url: str) -> dict[str, Any]:
     start, end = utc(start), utc(end)
@@ -86,28 +105,22 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
             "started_at": stats.get("start_time"),
             "mode": stats.get("nightdesk/mode"),
         }
+    frames = [f for f in frames if not f.empty]
     raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CRAWL_FIELDS)
-    cleaned = clean(raw) if not raw.empty else raw
-    valid, invalid = split_valid(cleaned) if not raw.empty else (raw, raw.assign(reason=""))
-    for _, row in invalid.iterrows():
-        quarantine.append({
-            "source": row["source"], "url": row["url"] or f"(no url) {row['article_id']}",
-            "stage": "validate", "article_id": row["article_id"], "reason": row["reason"],
-            "seen_at": row["crawled_at"] if pd.notna(row["crawled_at"]) else None,
-            "payload": json.dumps(raw.loc[row.name].to_dict(), default=str, ensure_ascii=False),
-        })
-    batch, dup_in = dedupe.within_batch(valid) if not valid.empty else (valid, valid)
-    eng = warehouse.engine(warehouse_url)
-    warehouse.create_schema(eng)
-    with eng.connect() as conn:
-        loaded = pd.concat([
-            warehouse.lookup(conn, "url", batch["url"].tolist() if not batch.empty else []),
-            warehouse.lookup(conn, "content_hash",
-                             batch["content_hash"].tolist() if not batch.empty else []),
-        ], ignore_index=True)
-    eng.dispose()
-    batch, dup_loaded = dedupe.against_loaded(batch, loaded)
-    duplicates = pd.concat([dup_in, dup_loaded], ignore_index=True)
+    batch, duplicates = _empty_batch(), pd.DataFrame(columns=["article_id", "duplicate_of",
+                                                              "source"])
+    if not raw.empty:
+        valid, invalid = split_valid(clean(raw))
+        for _, row in invalid.iterrows():
+            quarantine.append({
+                "source": row["source"], "url": row["url"] or f"(no url) {row['article_id']}",
+                "stage": "validate", "article_id": row["article_id"], "reason": row["reason"],
+                "seen_at": row["crawled_at"] if pd.notna(row["crawled_at"]) else None,
+                "payload": json.dumps(raw.loc[row.name].to_dict(), default=str,
+                                      ensure_ascii=False),
+            })
+        if not valid.empty:
+            batch, duplicates = _dedupe(valid, warehouse_url)
 
     q = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
     q["interval_start"], q["interval_end"] = start, end
@@ -115,8 +128,8 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
         pd.Timestamp.now(tz="UTC"))
     for source, figures in manifest.items():
         figures["rejected"] = int((q["source"] == source).sum())
-        figures["duplicates"] = int((duplicates.get("source", pd.Series()) == source).sum())
-        figures["valid"] = int((batch["source"] == source).sum()) if not batch.empty else 0
+        figures["duplicates"] = int((duplicates["source"] == source).sum())
+        figures["valid"] = int((batch["source"] == source).sum())
     out = staging_dir(data_dir, start, end)
     table = pa.Table.from_pandas(batch[_staging_schema().names], schema=_staging_schema(),
                                  preserve_index=False)
