@@ -158,3 +158,16 @@ def test_dead_server_fails_clearly_and_loads_nothing(tmp_path):
     with pytest.raises(CrawlError, match="no response at all"):
         crawl("moscowtimes", "2022-01-31T02:00:00+00:00", "2022-02-01T02:00:00+00:00",
               sources_file=sources, data_dir=tmp_path)
+
+
+def test_a_quiet_night_loads_nothing_and_records_the_run(tmp_path, sources_file):
+    """A window with no articles (the replica's clock is 2022) still completes and is recorded."""
+    proc = cli("run", "--day", "2026-11-27", "--sources", str(sources_file), "--data-dir",
+               str(tmp_path), "--run-id", "quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert lake.read(tmp_path).empty
+    eng = warehouse.engine(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    with eng.connect() as conn:
+        run = conn.execute(sa.select(warehouse.runs)).mappings().one()
+    assert (run["run_id"], run["items"], run["inserted"]) == ("quiet", 0, 0)
+    assert run["discovery_requests"] > 0
