@@ -12,7 +12,7 @@ the data dir), NIGHTDESK_TASK_RETRIES (default 2).
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, get_current_context, task
 
@@ -42,7 +42,7 @@ def _paths() -> dict[str, str]:
 @dag(
     dag_id="news_pipeline",
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
-    start_date=datetime(2022, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2022, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     default_args={

@@ -119,6 +119,15 @@ class Block:
 
 
 @dataclass(frozen=True)
+class Revision:
+    """An edit made after publication: the page changes at `at` (and shows "Updated:")."""
+
+    at: datetime
+    title: str | None = None
+    add_paragraphs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReplicaArticle:
     id: int
     published: datetime
@@ -137,6 +146,7 @@ class ReplicaArticle:
     # Verbatim byline date for the seed, which shows "January 31, 2022" rather than the
     # site's usual "Jan. 31, 2022"; None means the standard format.
     date_display: str | None = None
+    revisions: tuple[Revision, ...] = ()
 
     # cached: every page, feed and sitemap asks for these, often many times over
     @cached_property
@@ -169,9 +179,18 @@ class ReplicaArticle:
 
 
 def as_of(article: ReplicaArticle, now: datetime) -> ReplicaArticle:
-    """The article as the site showed it at `now`: an edit dated later has not happened yet."""
+    """The article as the site showed it at `now`: an edit dated later has not happened yet,
+    and every revision up to `now` is applied in order (new title, paragraphs appended)."""
     if article.modified > now:
-        return replace(article, modified=article.published)
+        article = replace(article, modified=article.published)
+    for rev in article.revisions:
+        if rev.at > now:
+            break
+        blocks = article.blocks
+        if rev.add_paragraphs:
+            blocks = (*blocks, Block(type="html", paragraphs=rev.add_paragraphs))
+        article = replace(article, title=rev.title or article.title, blocks=blocks,
+                          modified=max(article.modified, rev.at))
     return article
 
 
@@ -268,7 +287,7 @@ def _load_file(path: Path) -> list[ReplicaArticle]:
 
 _ARTICLE_KEYS = {
     "id", "published", "modified", "section", "label", "slug", "alt_slugs", "title",
-    "subtitle", "authors", "description", "tags", "image", "blocks",
+    "subtitle", "authors", "description", "tags", "image", "blocks", "revisions",
 }  # fmt: skip
 _REQUIRED_ARTICLE_KEYS = {"id", "published", "section", "slug", "title", "description"}
 
@@ -311,6 +330,7 @@ def _parse_article(entry: Any) -> ReplicaArticle:
         tags=tags,
         image=_image(entry["image"]) if "image" in entry else None,
         blocks=tuple(_block(b, i) for i, b in enumerate(entry.get("blocks", []), start=1)),
+        revisions=_revisions(entry.get("revisions", []), published),
     )
 
 
@@ -435,3 +455,21 @@ def _block(value: Any, index: int) -> Block:
         return Block(block_type, text=_text(value, "text"), cite=cite)
     except ValueError as exc:
         raise ContentError(f"block #{index}: {exc}") from exc
+
+
+def _revisions(value: Any, published: datetime) -> tuple[Revision, ...]:
+    if not isinstance(value, list):
+        raise ContentError("revisions must be an array of tables")
+    revisions = []
+    for i, rev in enumerate(value, start=1):
+        if not isinstance(rev, Mapping):
+            raise ContentError(f"revision {i}: not a table")
+        _check_keys(rev, {"at", "title", "add_paragraphs"}, {"at"}, f"revision {i}")
+        at = _moscow_time(rev["at"], f"revision {i} at")
+        if at <= published:
+            raise ContentError(f"revision {i} is not after publication")
+        revisions.append(Revision(at=at, title=_optional_text(rev, "title"),
+                                  add_paragraphs=_str_list(rev, "add_paragraphs")))
+    if [r.at for r in revisions] != sorted(r.at for r in revisions):
+        raise ContentError("revisions must be in time order")
+    return tuple(revisions)

@@ -66,10 +66,12 @@ def test_seed_article_every_field(replica, seed_path):
     assert "Related article" not in row["body"]
 
 
-def _articles(seed_path):
-    from replica.content import load_articles
+def _articles(seed_path, now=None):
+    """The replica's articles as its pages show them at the replica's clock."""
+    from replica.content import as_of, load_articles
+    from replica.server import DEFAULT_NOW
 
-    return load_articles(seed_path=seed_path)
+    return [as_of(a, now or DEFAULT_NOW) for a in load_articles(seed_path=seed_path)]
 
 
 def test_every_replica_article_parses_to_its_content(replica, seed_path):
