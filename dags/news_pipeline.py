@@ -69,7 +69,7 @@ def news_pipeline():
         p = _paths()
         w = _window()
         return crawl_source(source, w["start"], w["end"], sources_file=p["sources_file"],
-                            data_dir=p["data_dir"])
+                            data_dir=p["data_dir"], warehouse_url=p["warehouse_url"])
 
     @task
     def transform(crawls: list[dict]) -> dict:

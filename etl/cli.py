@@ -12,7 +12,7 @@ from etl import config
 
 
 def run(start: str, end: str, *, sources_file: str, data_dir: str, warehouse_url: str,
-        run_id: str, only: list[str] | None = None) -> dict:
+        run_id: str, only: list[str] | None = None, refetch: bool = False) -> dict:
     """Crawl every configured source for [start, end), then transform, load and check."""
     from etl.load import check, load_lake, load_warehouse
     from etl.transform import transform
@@ -20,7 +20,8 @@ def run(start: str, end: str, *, sources_file: str, data_dir: str, warehouse_url
     from spiders.sources import load_sources
 
     names = only or list(load_sources(sources_file))
-    crawls = [crawl(n, start, end, sources_file=sources_file, data_dir=data_dir) for n in names]
+    crawls = [crawl(n, start, end, sources_file=sources_file, data_dir=data_dir,
+                    warehouse_url=warehouse_url, refetch=refetch) for n in names]
     for c in crawls:
         print(f"crawled {c['source']} from the {c['where']}: {c['items']} articles, "
               f"{c['pages_fetched']} pages", file=sys.stderr)
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=None, help="outputs (default ./data)")
     p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default SQLite in data)")
     p.add_argument("--run-id", default=None)
+    p.add_argument("--refetch", action="store_true",
+                   help="fetch every article of the window again (ignore what was fetched)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
@@ -64,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     url = config.warehouse_url(args.warehouse, data)
     run_id = args.run_id or f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
     result = run(start, end, sources_file=str(config.sources_file(args.sources)),
-                 data_dir=str(data), warehouse_url=url, run_id=run_id, only=args.source)
+                 data_dir=str(data), warehouse_url=url, run_id=run_id, only=args.source,
+                 refetch=args.refetch)
     print(json.dumps(result, indent=1, default=str))
     print(f"lake: {data / 'lake' / 'articles'}\nwarehouse: {url}", file=sys.stderr)
     return 0

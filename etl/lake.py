@@ -94,6 +94,7 @@ def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, in
         if any(stored_at.get(a) not in (None, path) for a in rows["article_id"]):
             first_run |= _first_runs(stored_at, rows["article_id"])
         is_new = ~rows["article_id"].isin(old_hash) & ~rows["article_id"].isin(first_run)
+        # Changed content, or an article that moved here from another date's partition.
         changed = ~is_new & rows["article_id"].map(old_hash).ne(rows["content_hash"])
         counts["inserted"] += int(is_new.sum())
         counts["updated"] += int(changed.sum())
@@ -102,6 +103,14 @@ def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, in
             continue
         fresh = rows[is_new | changed].copy()
         fresh["first_run_id"] = fresh["article_id"].map(first_run).fillna(run_id)
+        if changed.any():  # keep the versions being replaced before replacing them
+            ids = set(rows.loc[changed, "article_id"])
+            previous = [old]
+            previous += [_read_partition(p)
+                         for p in {stored_at[a] for a in ids if stored_at.get(a, path) != path}]
+            previous_rows = pd.concat(previous, ignore_index=True)
+            keep_history(previous_rows[previous_rows["article_id"].isin(ids)].assign(
+                source=source), data_dir, run_id)
         merged = pd.concat(
             [old[~old["article_id"].isin(fresh["article_id"])], fresh[list(FIELD_NAMES)]],
             ignore_index=True,
@@ -119,6 +128,30 @@ def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, in
             write_atomic(_to_table(keep), path)
         counts["partitions_written"] += 1
     return counts
+
+
+def history_schema() -> pa.Schema:
+    return arrow_schema().append(pa.field("superseded_at", pa.timestamp("us", tz="UTC"), False)) \
+        .append(pa.field("superseded_by_run_id", pa.string(), False))
+
+
+def keep_history(previous: pd.DataFrame, data_dir: str | Path, run_id: str) -> None:
+    """Append replaced versions to the sibling dataset `lake/history/source=S/...`, one row per
+    (article_id, content_hash) so a rerun adds nothing."""
+    if previous.empty:
+        return
+    root = Path(data_dir) / "lake" / "history"
+    previous = previous.assign(superseded_at=pd.Timestamp.now(tz="UTC").as_unit("us"),
+                               superseded_by_run_id=run_id)
+    schema = history_schema()
+    for source, rows in previous.groupby("source"):
+        path = root / f"source={source}" / PART
+        names = [n for n in schema.names if n != "source"]
+        file_schema = pa.schema([schema.field(n) for n in names])
+        old = pq.read_table(path, schema=file_schema).to_pandas() if path.exists() else None
+        merged = pd.concat([old, rows[names]] if old is not None else [rows[names]],
+                           ignore_index=True).drop_duplicates(["article_id", "content_hash"])
+        write_atomic(pa.Table.from_pandas(merged, schema=file_schema, preserve_index=False), path)
 
 
 def _first_runs(stored_at: dict[str, Path], ids: Iterable[str]) -> dict[str, str]:

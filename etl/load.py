@@ -34,6 +34,8 @@ def _staged(data_dir: str | Path, start: datetime, end: datetime):
     batch = pq.read_table(folder / "batch.parquet").to_pandas()
     quarantine = pq.read_table(folder / "quarantine.parquet").to_pandas()
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    fetched = folder / "fetched.parquet"
+    manifest["fetched"] = pq.read_table(fetched).to_pandas() if fetched.exists() else None
     return batch, quarantine, manifest
 
 
@@ -64,6 +66,8 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
             return {row["source"]: {k: row[k] for k in warehouse.RUN_FIGURES} for row in done}
         warehouse.upsert_quarantine(conn, quarantine, run_id)
         finished = datetime.now(UTC)
+        if manifest["fetched"] is not None:
+            warehouse.upsert_crawl_state(conn, manifest["fetched"], run_id, finished)
         for source, crawl in manifest["sources"].items():
             rows = batch[batch["source"] == source] if not batch.empty else batch
             counts = warehouse.upsert_articles(conn, rows, run_id)
@@ -73,6 +77,7 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
                 "mode": crawl.get("mode"),
                 **{k: int(crawl.get(k, 0)) for k in ("pages_fetched", "items", "rejected",
                                                       "duplicates", "discovery_requests",
+                                                      "article_requests", "known_skipped",
                                                       "requests")},
                 **counts,
                 "started_at": started.to_pydatetime() if pd.notna(started) else finished,

@@ -56,7 +56,9 @@ def read_raw(data_dir: str | Path, source: str, start: datetime, end: datetime):
                            f"(missing {stats}); run the crawl first")
     articles = pd.DataFrame(_read_jsonl(folder / "articles.jsonl"), columns=list(CRAWL_FIELDS))
     rejects = _read_jsonl(folder / "rejects.jsonl")
-    return articles, rejects, json.loads(stats.read_text(encoding="utf-8"))
+    fetched = pd.DataFrame(_read_jsonl(folder / "fetched.jsonl"),
+                           columns=["source", "article_id", "url", "signal", "fetched_at"])
+    return articles, rejects, fetched, json.loads(stats.read_text(encoding="utf-8"))
 
 
 def _staging_schema() -> pa.Schema:
@@ -87,10 +89,11 @@ def _dedupe(valid: pd.DataFrame, warehouse_url: str) -> tuple[pd.DataFrame, pd.D
 def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
               data_dir: str | Path, warehouse_url: str) -> dict[str, Any]:
     start, end = utc(start), utc(end)
-    frames, quarantine, manifest = [], [], {}
+    frames, quarantine, manifest, fetched = [], [], {}, []
     for source in sources:
-        articles, rejects, stats = read_raw(data_dir, source, start, end)
+        articles, rejects, fetched_rows, stats = read_raw(data_dir, source, start, end)
         frames.append(articles)
+        fetched.append(fetched_rows)
         for r in rejects:
             quarantine.append({"source": source, "url": r.get("url"), "stage": r.get("stage"),
                                "article_id": None, "reason": r.get("reason"),
@@ -104,6 +107,8 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
             "requests": int(stats.get("downloader/request_count", 0)),
             "started_at": stats.get("start_time"),
             "mode": stats.get("nightdesk/mode"),
+            "article_requests": int(stats.get("nightdesk/article_requests", 0)),
+            "known_skipped": int(stats.get("nightdesk/known_skipped", 0)),
         }
     frames = [f for f in frames if not f.empty]
     raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CRAWL_FIELDS)
@@ -136,6 +141,11 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
     write_atomic(table, out / "batch.parquet")
     write_atomic(pa.Table.from_pandas(q.astype({"payload": "object"}), preserve_index=False),
                  out / "quarantine.parquet")
+    fetched_all = pd.concat(fetched, ignore_index=True).astype("object")
+    write_atomic(pa.Table.from_pandas(fetched_all, preserve_index=False,
+                                      schema=pa.schema([(c, pa.string())
+                                                        for c in fetched_all.columns])),
+                 out / "fetched.parquet")
     doc = {"interval_start": start.isoformat(), "interval_end": end.isoformat(),
            "sources": manifest,
            "duplicates": duplicates[["article_id", "duplicate_of"]].to_dict("records")

@@ -9,6 +9,8 @@ row, so a crash leaves the previous state and a retry or rerun changes no articl
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -43,8 +45,21 @@ articles = sa.Table(
     sa.Index("ix_articles_content_hash", "content_hash"),
 )
 
+# Previous versions of changed articles: the full old row, when and by which run it was replaced.
+article_versions = sa.Table(
+    "article_versions",
+    metadata,
+    *[
+        sa.Column(c.name, c.type, primary_key=c.name in (KEY, "content_hash"),
+                  nullable=c.nullable and c.name != "content_hash")
+        for c in articles.columns
+    ],
+    sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("superseded_by_run_id", sa.String(250), nullable=False),
+)
+
 RUN_FIGURES = ("pages_fetched", "items", "rejected", "duplicates", "unchanged", "inserted",
-               "updated", "discovery_requests", "requests")
+               "updated", "discovery_requests", "article_requests", "known_skipped", "requests")
 
 runs = sa.Table(
     "runs",
@@ -72,6 +87,21 @@ quarantine = sa.Table(
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("run_id", sa.String(250), nullable=False),
     sa.Column("payload", sa.Text),
+)
+
+
+# What earlier runs fetched, so a night fetches only what is new or signalled as changed.
+crawl_state = sa.Table(
+    "crawl_state",
+    metadata,
+    sa.Column("article_id", sa.String(200), primary_key=True),
+    sa.Column("source", sa.String(100), nullable=False, index=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("signal", sa.Text),
+    sa.Column("first_fetched_at", sa.DateTime(timezone=True)),
+    sa.Column("last_fetched_at", sa.DateTime(timezone=True)),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_run_id", sa.String(250), nullable=False),
 )
 
 
@@ -110,15 +140,15 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
 
 def lookup(conn: sa.Connection, column: str, values: Iterable[str]) -> pd.DataFrame:
     """article_id, url, content_hash of stored articles whose `column` is in `values`."""
-    cols = [articles.c.article_id, articles.c.url, articles.c.content_hash]
+    names = ["article_id", "url", "content_hash", "published_at"]
+    cols = [articles.c[n] for n in names]
     values = sorted(set(values))
     frames = [
         pd.DataFrame(conn.execute(sa.select(*cols).where(articles.c[column].in_(chunk))).all(),
-                     columns=["article_id", "url", "content_hash"])
+                     columns=names)
         for chunk in _chunks(values)
     ]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["article_id", "url", "content_hash"])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=names)
 
 
 def _py(value: Any) -> Any:
@@ -139,9 +169,15 @@ def upsert_articles(conn: sa.Connection, batch: pd.DataFrame, run_id: str) -> di
         return {"inserted": 0, "updated": 0, "unchanged": 0}
     stored = lookup(conn, "article_id", batch["article_id"].tolist())
     known = dict(zip(stored["article_id"], stored["content_hash"], strict=True))
+    # SQLite hands timestamps back naive; they were stored in UTC.
+    when = pd.to_datetime(stored["published_at"]).dt.tz_localize(None)
+    stored_pub = dict(zip(stored["article_id"], when, strict=True))
     is_new = ~batch["article_id"].isin(known)
-    changed = batch["article_id"].map(known).ne(batch["content_hash"]) & ~is_new
+    moved = batch["article_id"].map(stored_pub).ne(batch["published_at"].dt.tz_localize(None))
+    changed = (batch["article_id"].map(known).ne(batch["content_hash"]) | moved) & ~is_new
     todo = batch[is_new | changed].assign(first_run_id=run_id, last_run_id=run_id)
+    if changed.any():
+        _keep_versions(conn, batch.loc[changed, "article_id"].tolist(), run_id)
     if not todo.empty:
         rows = [{k: _py(v) for k, v in rec.items()}
                 for rec in todo[[f.name for f in FIELDS]].to_dict("records")]
@@ -151,11 +187,25 @@ def upsert_articles(conn: sa.Connection, batch: pd.DataFrame, run_id: str) -> di
             index_elements=[articles.c.article_id],
             set_={c.name: stmt.excluded[c.name] for c in articles.columns
                   if c.name not in keep_first},
-            where=articles.c.content_hash != stmt.excluded.content_hash,
+            where=sa.or_(articles.c.content_hash != stmt.excluded.content_hash,
+                         articles.c.published_at != stmt.excluded.published_at),
         )
         conn.execute(stmt, rows)
     return {"inserted": int(is_new.sum()), "updated": int(changed.sum()),
             "unchanged": int((~is_new & ~changed).sum())}
+
+
+def _keep_versions(conn: sa.Connection, article_ids: list[str], run_id: str) -> None:
+    """Copy the rows about to be replaced into article_versions (same transaction)."""
+    now = datetime.now(UTC)
+    cols = [c.name for c in articles.columns]
+    for chunk in _chunks(article_ids):
+        select = sa.select(*articles.columns, sa.literal(now, sa.DateTime(timezone=True)),
+                           sa.literal(run_id, sa.String())).where(
+            articles.c.article_id.in_(chunk))
+        stmt = _insert(conn.engine, article_versions).from_select(
+            [*cols, "superseded_at", "superseded_by_run_id"], select)
+        conn.execute(stmt.on_conflict_do_nothing())
 
 
 def upsert_quarantine(conn: sa.Connection, rows: pd.DataFrame, run_id: str) -> None:
@@ -198,3 +248,59 @@ def checksum(url: str, article_ids: Iterable[str] | None = None) -> tuple[int, s
     for article_id, content_hash in sorted(pairs):
         digest.update(f"{article_id}:{content_hash}\n".encode())
     return len(pairs), digest.hexdigest()
+
+
+def upsert_crawl_state(conn: sa.Connection, fetched: pd.DataFrame, run_id: str,
+                       now: datetime) -> None:
+    if fetched.empty:
+        return
+    records = []
+    for rec in fetched.to_dict("records"):
+        at = _py(rec.get("fetched_at"))
+        at = datetime.fromisoformat(at) if isinstance(at, str) else at
+        records.append({"article_id": rec["article_id"], "source": rec["source"],
+                        "url": rec["url"], "signal": _py(rec.get("signal")),
+                        "first_fetched_at": at, "last_fetched_at": at, "recorded_at": now,
+                        "last_run_id": run_id})
+    stmt = _insert(conn.engine, crawl_state)
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[crawl_state.c.article_id],
+        set_={
+            "url": ex.url,
+            "signal": sa.func.coalesce(ex.signal, crawl_state.c.signal),
+            "first_fetched_at": sa.func.coalesce(crawl_state.c.first_fetched_at,
+                                                 ex.first_fetched_at),
+            "last_fetched_at": sa.func.coalesce(ex.last_fetched_at,
+                                                crawl_state.c.last_fetched_at),
+            "recorded_at": ex.recorded_at,
+            "last_run_id": ex.last_run_id,
+        },
+    )
+    conn.execute(stmt, records)
+
+
+def export_known(url: str, source: str, start: datetime, end: datetime, path: Path,
+                 *, recent_days: int = 60, limit: int = 500_000) -> int:
+    """Write {article_id: {url, signal}} of what earlier runs fetched that this window can meet:
+    articles published around the window, and everything recorded recently (the change feed
+    only reaches recent articles). Returns the count."""
+    import json
+
+    eng = engine(url)
+    create_schema(eng)
+    cs, a = crawl_state, articles
+    near = sa.and_(a.c.published_at >= start - timedelta(days=2),
+                   a.c.published_at < end + timedelta(days=2))
+    recent = cs.c.recorded_at >= datetime.now(UTC) - timedelta(days=recent_days)
+    query = (sa.select(cs.c.article_id, cs.c.url, cs.c.signal)
+             .select_from(cs.outerjoin(a, a.c.article_id == cs.c.article_id))
+             .where(cs.c.source == source, sa.or_(near, recent)).limit(limit))
+    with eng.connect() as conn:
+        rows = conn.execute(query).all()
+    eng.dispose()
+    known = {r.article_id: {"url": r.url, "signal": r.signal} for r in rows}
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_text(json.dumps(known), encoding="utf-8")
+    tmp.replace(path)
+    return len(known)

@@ -20,3 +20,13 @@ class RejectItem(scrapy.Item):
     stage = scrapy.Field()  # discovery | fetch | parse
     reason = scrapy.Field()
     at = scrapy.Field()
+
+
+class FetchItem(scrapy.Item):
+    """What a run fetched (or re-baselined), remembered in the warehouse for incremental crawls."""
+
+    source = scrapy.Field()
+    article_id = scrapy.Field()
+    url = scrapy.Field()
+    signal = scrapy.Field()  # the site's change signal when fetched, e.g. a feed body hash
+    fetched_at = scrapy.Field()  # None: signal re-baselined without fetching

@@ -41,9 +41,16 @@ def crawl(
     *,
     sources_file: str | Path,
     data_dir: str | Path,
+    warehouse_url: str | None = None,
+    refetch: bool = False,
     max_failed_share: float = 0.2,
 ) -> dict[str, Any]:
-    """Crawl `source` for [start, end); return the crawl's figures; raise CrawlError on failure."""
+    """Crawl `source` for [start, end); return the crawl's figures; raise CrawlError on failure.
+
+    With `warehouse_url`, what earlier runs fetched is read from the warehouse and not fetched
+    again unless the site signals a change; `refetch` ignores that memory (e.g. after a parser
+    fix).
+    """
     start, end = _utc(start), _utc(end)
     if not start < end:
         raise ValueError(f"empty interval: {start} .. {end}")
@@ -52,13 +59,15 @@ def crawl(
     out.mkdir(parents=True, exist_ok=True)
     stats_path = out / "stats.json"
     stats_path.unlink(missing_ok=True)  # the window is incomplete until a new one is written
-    parts = {name: out / f".{name}.jsonl.tmp" for name in ("articles", "rejects")}
+    parts = {name: out / f".{name}.jsonl.tmp" for name in ("articles", "rejects", "fetched")}
     settings: dict[str, Any] = {
         "FEEDS": {
             parts["articles"].as_uri(): {"format": "jsonlines", "overwrite": True,
                                          "item_classes": ["spiders.items.ArticleItem"]},
             parts["rejects"].as_uri(): {"format": "jsonlines", "overwrite": True,
                                         "item_classes": ["spiders.items.RejectItem"]},
+            parts["fetched"].as_uri(): {"format": "jsonlines", "overwrite": True,
+                                        "item_classes": ["spiders.items.FetchItem"]},
         },
         "NIGHTDESK_STATS_PATH": str(out / ".stats.json.tmp"),
         "LOG_FILE": str(out / "crawl.log"),
@@ -93,7 +102,13 @@ def crawl(
             }
             where = f"local replica at {addr}"
         log.info("crawling %s (%s) for [%s, %s)", source, where, start.isoformat(), end.isoformat())
-        _run_scrapy(src.spider, source, start, end, Path(sources_file), settings, out)
+        known = None
+        if warehouse_url and not refetch:
+            from etl.warehouse import export_known
+
+            known = out / "known.json"
+            export_known(warehouse_url, source, start, end, known)
+        _run_scrapy(src.spider, source, start, end, Path(sources_file), settings, out, known)
 
     tmp_stats = out / ".stats.json.tmp"
     if not tmp_stats.exists():
@@ -113,10 +128,12 @@ def crawl(
 
 
 def _run_scrapy(spider: str, source: str, start: datetime, end: datetime, sources_file: Path,
-                settings: dict[str, Any], out: Path) -> None:
+                settings: dict[str, Any], out: Path, known: Path | None) -> None:
     cmd = [sys.executable, "-m", "scrapy", "crawl", spider,
            "-a", f"source={source}", "-a", f"start={start.isoformat()}",
            "-a", f"end={end.isoformat()}", "-a", f"sources_file={sources_file.resolve()}"]
+    if known is not None:
+        cmd += ["-a", f"known_file={known}"]
     for key, value in settings.items():
         if isinstance(value, list):  # Scrapy's getlist splits strings on commas
             value = ",".join(value)
@@ -147,6 +164,9 @@ def _figures(stats: dict[str, Any]) -> dict[str, Any]:
         "parse_failed": n("nightdesk/parse_failed"),
         "out_of_window": n("nightdesk/out_of_window"),
         "items": n("nightdesk/articles"),
+        "new_requested": n("nightdesk/article_requests_new"),
+        "changed_requested": n("nightdesk/article_requests_changed"),
+        "known_skipped": n("nightdesk/known_skipped"),
         "retries": n("retry/count"),
         "robots_blocked": n("robotstxt/forbidden"),
         "errors": n("log_count/ERROR"),

@@ -26,6 +26,8 @@ NAME = "moscowtimes"
 HOSTS = ("www.themoscowtimes.com", "static.themoscowtimes.com")
 ALLOWED_DOMAINS = ("themoscowtimes.com",)
 TIMEZONE = "Europe/Moscow"
+# The site's one honest change signal: this feed carries the full body of its 50 newest items.
+CHANGE_FEED = "https://www.themoscowtimes.com/rss/all"
 
 _ARTICLE_PATH = re.compile(r"^/(\d{4})/(\d{2})/(\d{2})/[^/]+-a(\d+)/?$")
 # Body blocks whose text is the article's own prose. Image captions, asides, related cards,

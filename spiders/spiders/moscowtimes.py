@@ -7,17 +7,27 @@ Discovery, in two phases:
    (`{YYYY}-{M}.xml`, URLs only) are read too. Their URLs carry a Moscow date, so every URL dated
    on a Moscow day the window touches is fetched and the page's own time decides.
 Every fetched page is kept only if its own publication time lies in the window.
+
+Incremental: what earlier runs fetched is passed in (`known_file`, exported from the warehouse by
+spiders/run.py). A known article is not fetched again unless the site's own change signal says it
+changed: for The Moscow Times that is the full-body `/rss/all` feed (a changed body hash). Such an
+update is fetched even when the article was published before the window. Article requests are
+therefore only issued once discovery has finished.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+import lxml.html
 import scrapy
 from lxml import etree
 from scrapy.http import Response
@@ -25,7 +35,7 @@ from twisted.python.failure import Failure
 
 from spiders.extract import extract
 from spiders.htmltools import NotAnArticle
-from spiders.items import ArticleItem, RejectItem
+from spiders.items import ArticleItem, FetchItem, RejectItem
 from spiders.sites import moscowtimes as site
 from spiders.sources import load_sources
 
@@ -57,8 +67,15 @@ class MoscowTimesSpider(scrapy.Spider):
     name = "moscowtimes"
     allowed_domains: ClassVar[list[str]] = list(site.ALLOWED_DOMAINS)
 
-    def __init__(self, source: str, start: str, end: str, sources_file: str, **kwargs: Any):
+    def __init__(self, source: str, start: str, end: str, sources_file: str,
+                 known_file: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
+        # article_id -> {"url", "signal"} of what earlier runs fetched; {} = fetch everything
+        self.known: dict[str, dict[str, Any]] = (
+            json.loads(Path(known_file).read_text(encoding="utf-8")) if known_file else {}
+        )
+        self.candidates: dict[str, str] = {}  # site id -> URL, found in the window
+        self.signals: dict[str, str] = {}  # site id -> change signal from the full-body feed
         self.source = load_sources(sources_file)[source]
         self.window = (datetime.fromisoformat(start), datetime.fromisoformat(end))
         if any(t.tzinfo is None for t in self.window):
@@ -66,6 +83,7 @@ class MoscowTimesSpider(scrapy.Spider):
         self.tz = ZoneInfo(site.TIMEZONE)
         self.seen_ids: set[str] = set()
         self.pending = 0  # phase-1 discovery responses still outstanding
+        self.discovery_seen: set[str] = set()
         self.newsmap_dates: list[datetime] = []
         self.newsmap_full_oldest: list[datetime] = []
         self.discovery_ok = True
@@ -74,37 +92,77 @@ class MoscowTimesSpider(scrapy.Spider):
     def _stat(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"nightdesk/{key}", n)
 
-    def _discovery(self, url: str, callback, *, phase1: bool = True) -> scrapy.Request:
+    def _discovery(self, url: str, callback, *, phase1: bool = True) -> Iterator[scrapy.Request]:
+        # Our own de-duplication: a request Scrapy's dupefilter dropped silently would leave
+        # phase 1 waiting forever for its response.
+        if url in self.discovery_seen:
+            return
+        self.discovery_seen.add(url)
         self._stat("discovery_requests")
         if phase1:
             self.pending += 1
-        return scrapy.Request(url, callback=callback, errback=self.discovery_failed,
-                              meta={"phase1": phase1}, priority=10)
+        yield scrapy.Request(url, callback=callback, errback=self.discovery_failed,
+                             meta={"phase1": phase1}, priority=10, dont_filter=True)
 
-    def _article(self, url: str) -> Iterator[scrapy.Request]:
+    def _candidate(self, url: str) -> None:
         sid = site.site_id(url)
-        if sid is None or sid in self.seen_ids:
+        if sid is not None:
+            self.candidates.setdefault(sid, url)
+
+    def _article(self, sid: str, url: str, reason: str) -> Iterator[scrapy.Request]:
+        if sid in self.seen_ids:
             return
         self.seen_ids.add(sid)
         self._stat("article_requests")
-        yield scrapy.Request(url, callback=self.parse_article, errback=self.article_failed)
+        self._stat(f"article_requests_{reason}")
+        yield scrapy.Request(url, callback=self.parse_article, errback=self.article_failed,
+                             meta={"reason": reason, "signal": self.signals.get(sid)})
+
+    def _fetch_candidates(self) -> Iterator[Any]:
+        """Request every new candidate and every known article whose change signal moved."""
+        candidates, self.candidates = self.candidates, {}
+        for sid, url in sorted(candidates.items()):
+            known = self.known.get(f"{self.source.name}:{sid}")
+            if known is None:
+                yield from self._article(sid, url, "new")
+            elif self._changed(sid, known):
+                yield from self._article(sid, known.get("url") or url, "changed")
+            elif sid not in self.seen_ids:
+                self.seen_ids.add(sid)
+                self._stat("known_skipped")
+        for sid in sorted(self.signals):
+            known = self.known.get(f"{self.source.name}:{sid}")
+            if known is None or sid in self.seen_ids:
+                continue
+            if self._changed(sid, known):
+                yield from self._article(sid, known["url"], "changed")
+            elif known.get("signal") is None:
+                # Fetched before the feed carried it: remember today's signal as the baseline.
+                self.seen_ids.add(sid)
+                yield FetchItem(source=self.source.name, article_id=f"{self.source.name}:{sid}",
+                                url=known["url"], signal=self.signals[sid], fetched_at=None)
+
+    def _changed(self, sid: str, known: dict[str, Any]) -> bool:
+        new, old = self.signals.get(sid), known.get("signal")
+        return new is not None and old is not None and new != old
 
     def _in_window(self, when: datetime | None) -> bool:
         return when is not None and self.window[0] <= when < self.window[1]
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        requests = [*self._discovery(site.CHANGE_FEED, self.parse_change_feed)]
         for feed in self.source.feeds:
-            yield self._discovery(feed, self.parse_feed)
+            requests += self._discovery(feed, self.parse_feed)
         if self.source.newsmap:
-            yield self._discovery(self.source.newsmap, self.parse_newsmap_index)
-        if self.pending == 0:
-            for request in self._phase2():
-                yield request
+            requests += self._discovery(self.source.newsmap, self.parse_newsmap_index)
+        for request in requests:  # counted before any response can finish phase 1
+            yield request
 
     # -- phase 1 ----------------------------------------------------------------------------
     def _phase1_done(self) -> Iterator[Any]:
         self.pending -= 1
         if self.pending == 0:
+            yield from self._fetch_candidates()
             yield from self._phase2()
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
@@ -117,13 +175,27 @@ class MoscowTimesSpider(scrapy.Spider):
             raw_date = _child_text(item, "pubDate") or _child_text(item, "published")
             when = _feed_date(raw_date)
             if link and self._in_window(when):
-                yield from self._article(response.urljoin(link))
+                self._candidate(response.urljoin(link))
+        yield from self._phase1_done()
+
+    def parse_change_feed(self, response: Response) -> Iterator[Any]:
+        """The full-body feed: a hash of each item's body is the article's change signal."""
+        for item in _local(_xml(response.body), "item"):
+            sid = site.site_id(_child_text(item, "link") or "")
+            if sid is None:
+                continue
+            body = lxml.html.fragment_fromstring(_child_text(item, "description") or "",
+                                                 create_parent="div").text_content()
+            text = " ".join(body.split())
+            self.signals[sid] = "rss-body:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+            if self._in_window(_feed_date(_child_text(item, "pubDate"))):
+                self._candidate(response.urljoin(_child_text(item, "link") or ""))
         yield from self._phase1_done()
 
     def parse_newsmap_index(self, response: Response) -> Iterator[Any]:
         for loc in _local(_xml(response.body), "sitemap/loc"):
             if loc.text and loc.text.strip():
-                yield self._discovery(loc.text.strip(), self.parse_newsmap)
+                yield from self._discovery(loc.text.strip(), self.parse_newsmap)
         yield from self._phase1_done()
 
     def parse_newsmap(self, response: Response) -> Iterator[Any]:
@@ -134,7 +206,7 @@ class MoscowTimesSpider(scrapy.Spider):
             if when is not None:
                 dates.append(when)
             if loc and self._in_window(when):
-                yield from self._article(loc)
+                self._candidate(loc)
         self.newsmap_dates.extend(dates)
         if len(dates) >= NEWSMAP_MAX_URLS:  # a full sitemap has dropped older articles
             self.newsmap_full_oldest.append(min(dates))
@@ -157,7 +229,8 @@ class MoscowTimesSpider(scrapy.Spider):
             self.logger.warning("window predates the news sitemaps and no sitemap_index is set")
             return
         self._stat("monthly_sitemaps_used")
-        yield self._discovery(self.source.sitemap_index, self.parse_sitemap_index, phase1=False)
+        yield from self._discovery(self.source.sitemap_index, self.parse_sitemap_index,
+                                   phase1=False)
 
     def moscow_days(self) -> set[date]:
         first = self.window[0].astimezone(self.tz).date()
@@ -169,14 +242,15 @@ class MoscowTimesSpider(scrapy.Spider):
         for loc in _local(_xml(response.body), "sitemap/loc"):
             m = _MONTHLY.search(loc.text or "")
             if m and (int(m.group(1)), int(m.group(2))) in months:
-                yield self._discovery(loc.text.strip(), self.parse_monthly, phase1=False)
+                yield from self._discovery(loc.text.strip(), self.parse_monthly, phase1=False)
 
     def parse_monthly(self, response: Response) -> Iterator[Any]:
         days = self.moscow_days()
         for loc in _local(_xml(response.body), "url/loc"):
             url = (loc.text or "").strip()
             if site.url_date(url) in days:
-                yield from self._article(url)
+                self._candidate(url)
+        yield from self._fetch_candidates()
 
     def discovery_failed(self, failure: Failure) -> Iterator[Any]:
         self._stat("discovery_failed")
@@ -196,7 +270,10 @@ class MoscowTimesSpider(scrapy.Spider):
             yield RejectItem(source=self.source.name, url=response.url, stage="parse",
                              reason=f"{type(exc).__name__}: {exc}", at=_now())
             return
-        if not self._in_window(record["published_at"]):
+        # An update of a known article is stored whenever it was published; anything else must
+        # belong to the window by its own publication time.
+        if response.meta.get("reason") != "changed" and not self._in_window(
+                record["published_at"]):
             self._stat("out_of_window")
             return
         sid = record.pop("site_id")
@@ -210,6 +287,9 @@ class MoscowTimesSpider(scrapy.Spider):
                 record[key] = record[key].isoformat()
         self._stat("articles")
         yield ArticleItem(**record)
+        yield FetchItem(source=self.source.name, article_id=record["article_id"],
+                        url=record["url"], signal=response.meta.get("signal"),
+                        fetched_at=record["crawled_at"])
 
     def article_failed(self, failure: Failure) -> Iterator[Any]:
         self._stat("article_failed")
