@@ -10,10 +10,12 @@ Sibling datasets: `lake/quarantine/`.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -69,8 +71,29 @@ def locate(root: Path, article_ids: Iterable[str]) -> dict[str, Path]:
     return found
 
 
+@contextmanager
+def locked(data_dir: str | Path) -> Iterator[None]:
+    """One lake writer at a time: loads read, merge and replace partition files, and two windows
+    can touch the same partition. An exclusive flock on a hidden file (ignored by readers) is
+    released by the OS if the process dies. Local file systems only; object stores need a
+    different lock."""
+    root = Path(data_dir) / "lake"
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, int]:
     """Merge a cleaned, deduplicated batch into the lake; return inserted/updated/unchanged."""
+    with locked(data_dir):
+        return _load(batch, data_dir, run_id)
+
+
+def _load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, int]:
     root = articles_root(data_dir)
     counts = {"inserted": 0, "updated": 0, "unchanged": 0, "partitions_written": 0}
     if batch.empty:

@@ -108,19 +108,36 @@ crawl_state = sa.Table(
 def engine(url: str) -> sa.Engine:
     eng = sa.create_engine(url, future=True)
     if eng.dialect.name == "sqlite":
-        # Several loads may share one SQLite file; wait for the writer instead of failing.
+        # Several loads may share one SQLite file. Each transaction takes the write lock at
+        # BEGIN (IMMEDIATE), so a load never reads a snapshot it then cannot upgrade, and waits
+        # for the other writer instead of failing.
         @sa.event.listens_for(eng, "connect")
-        def _pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+        def _pragmas(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA busy_timeout = 30000")
+            cur.execute("PRAGMA busy_timeout = 60000")
             cur.execute("PRAGMA journal_mode = WAL")
             cur.close()
+
+        @sa.event.listens_for(eng, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return eng
 
 
 def create_schema(eng: sa.Engine) -> None:
-    metadata.create_all(eng)
+    """Create missing tables. Two runs starting together may race to create the same table:
+    the loser sees "already exists" and simply checks again."""
+    for attempt in range(3):
+        try:
+            metadata.create_all(eng)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
+            if "already exists" not in str(exc).lower() and "duplicate" not in str(exc).lower():
+                raise
+            if attempt == 2:
+                raise
 
 
 def _insert(eng: sa.Engine, table: sa.Table):

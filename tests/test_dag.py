@@ -111,3 +111,76 @@ def test_full_dag_run_against_the_replica(tmp_path, seed_path):
     assert "moscowtimes:76213" in set(rows["article_id"])
     assert rows["published_at"].min() >= datetime(2022, 1, 31, 2, tzinfo=UTC)
     assert lake.checksum(data) == warehouse.checksum(f"sqlite:///{data / 'warehouse.db'}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _backfill_states(db: Path) -> dict[str, str]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute(
+            "SELECT run_id, state FROM dag_run WHERE run_id LIKE 'backfill__%'").fetchall())
+
+
+@pytest.mark.slow
+def test_three_day_backfill_through_the_scheduler(tmp_path, seed_path):
+    """`airflow backfill create` over three December days, run by a real scheduler and API server:
+    older than the news sitemaps, so the spider works through the monthly sitemaps."""
+    import signal
+    import time
+
+    from etl import lake, warehouse
+    from tests.test_crawl_e2e import expected_ids
+
+    port = _free_port()
+    env = airflow_env(tmp_path, NIGHTDESK_SOURCES=str(write_sources(tmp_path / "s.toml")),
+                      AIRFLOW__API__PORT=str(port),
+                      AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/")
+    airflow = str(REPO / "bin" / "airflow")
+
+    def cli(*args: str) -> None:
+        proc = subprocess.run([airflow, *args], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=180)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    cli("dags", "reserialize")
+    cli("backfill", "create", "--dag-id", "news_pipeline", "--from-date", "2021-12-15",
+        "--to-date", "2021-12-18")
+    cli("dags", "unpause", "news_pipeline")
+    procs = [subprocess.Popen([airflow, component], cwd=REPO, env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for component in ("api-server", "scheduler")]
+    try:
+        deadline = time.monotonic() + 420
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            states = _backfill_states(tmp_path / "airflow.db")
+            if len(states) == 3 and set(states.values()) <= {"success", "failed"}:
+                break
+            time.sleep(3)
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert states and set(states.values()) == {"success"}, states
+    assert len(states) == 3
+
+    data = tmp_path / "data"
+    start = datetime(2021, 12, 15, 2, tzinfo=UTC)
+    want = expected_ids(seed_path, start, datetime(2021, 12, 18, 2, tzinfo=UTC))
+    assert want and set(lake.read(data)["article_id"]) == want
+    assert lake.checksum(data) == warehouse.checksum(f"sqlite:///{data / 'warehouse.db'}")
+    stats = [json.loads(p.read_text()) for p in (data / "raw").rglob("stats.json")]
+    monthly = [s for s in stats if s.get("nightdesk/monthly_sitemaps_used")]
+    assert len(monthly) == 3  # every backfilled window went through the monthly sitemaps
