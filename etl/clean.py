@@ -12,6 +12,7 @@ import re
 import pandas as pd
 
 from etl.schema import LIST_FIELDS, TIMESTAMP_FIELDS
+from spiders.urls import canonical_key
 
 # Blocks that are never article text, whatever the parser let through. Per source, matched
 # against whole paragraphs; "*" applies to every source.
@@ -123,4 +124,6 @@ def clean(raw: pd.DataFrame) -> pd.DataFrame:
     df["language"] = lang.where(lang.notna(), None)
     df["word_count"] = df["body"].str.count(r"\w+").astype("int64")
     df["content_hash"] = content_hash(df)
+    df["url_key"] = df["url"].map(canonical_key, na_action="ignore").astype("str")
+    df["duplicate_of"] = None
     return df

@@ -20,7 +20,7 @@ def within_batch(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     dup["duplicate_of"] = dup["article_id"]
     dropped.append(dup)
     df = df[latest].sort_values(["published_at", "article_id"], kind="stable")
-    for key in ("url", "content_hash"):
+    for key in ("url_key", "content_hash"):
         first = df.drop_duplicates(key)[[key, "article_id"]].rename(
             columns={"article_id": "duplicate_of"}
         )
@@ -35,13 +35,13 @@ def within_batch(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def against_loaded(df: pd.DataFrame, loaded: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Drop rows whose URL or content is already loaded under ANOTHER article id.
 
-    `loaded` has article_id, url, content_hash of stored rows. The same id is not a duplicate: it
-    is either unchanged or an update, which the loads decide.
+    `loaded` has article_id, url_key, content_hash of stored rows. The same id is not a
+    duplicate: it is either unchanged or an update, which the loads decide.
     """
     if loaded.empty or df.empty:
         return df, df.iloc[0:0].assign(duplicate_of=pd.Series(dtype="str"))
     hits = []
-    for key in ("url", "content_hash"):
+    for key in ("url_key", "content_hash"):
         m = df[["article_id", key]].merge(
             loaded[["article_id", key]].rename(columns={"article_id": "duplicate_of"}), on=key
         )

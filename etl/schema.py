@@ -52,6 +52,9 @@ FIELDS: tuple[Field, ...] = (
     Field("crawled_at", "timestamp", True, "crawl", "when the page was fetched, UTC"),
     Field("word_count", "int", True, "etl", "words in body"),
     Field("content_hash", "str", True, "etl", "sha256 of the normalised title, authors and body"),
+    Field("url_key", "str", True, "etl", "canonical URL key: no scheme, www, tracking, AMP"),
+    Field("duplicate_of", "str", False, "etl",
+          "article_id of the earliest copy of the same story (near-duplicate cluster), else null"),
     Field("first_run_id", "str", True, "load", "the run that first loaded this article"),
     Field("last_run_id", "str", True, "load", "the run that last inserted or changed this row"),
 )

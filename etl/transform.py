@@ -77,7 +77,7 @@ def _dedupe(valid: pd.DataFrame, warehouse_url: str) -> tuple[pd.DataFrame, pd.D
     eng = warehouse.engine(warehouse_url)
     warehouse.create_schema(eng)
     with eng.connect() as conn:
-        loaded = pd.concat([warehouse.lookup(conn, "url", batch["url"].tolist()),
+        loaded = pd.concat([warehouse.lookup(conn, "url_key", batch["url_key"].tolist()),
                             warehouse.lookup(conn, "content_hash",
                                              batch["content_hash"].tolist())],
                            ignore_index=True)

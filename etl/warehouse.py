@@ -41,7 +41,7 @@ articles = sa.Table(
         for f in FIELDS
     ],
     sa.Index("ix_articles_published_at", "published_at"),
-    sa.Index("ix_articles_url", "url"),
+    sa.Index("ix_articles_url_key", "url_key"),
     sa.Index("ix_articles_content_hash", "content_hash"),
 )
 
@@ -157,7 +157,7 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
 
 def lookup(conn: sa.Connection, column: str, values: Iterable[str]) -> pd.DataFrame:
     """article_id, url, content_hash of stored articles whose `column` is in `values`."""
-    names = ["article_id", "url", "content_hash", "published_at"]
+    names = ["article_id", "url", "url_key", "content_hash", "published_at"]
     cols = [articles.c[n] for n in names]
     values = sorted(set(values))
     frames = [
