@@ -72,12 +72,12 @@ def news_pipeline():
                             data_dir=p["data_dir"], warehouse_url=p["warehouse_url"])
 
     @task
-    def transform(crawls: list[dict]) -> dict:
+    def transform(sources: list[str], _crawls: list[dict]) -> dict:
         from etl.transform import transform as transform_window
 
         p = _paths()
         w = _window()
-        return transform_window(w["start"], w["end"], sources=[c["source"] for c in crawls],
+        return transform_window(w["start"], w["end"], sources=list(sources),
                                 data_dir=p["data_dir"], warehouse_url=p["warehouse_url"])
 
     @task(outlets=[LAKE])
@@ -106,8 +106,9 @@ def news_pipeline():
         return check_window(w["start"], w["end"], data_dir=p["data_dir"],
                             warehouse_url=p["warehouse_url"])
 
-    crawled = crawl.expand(source=list_sources())
-    check(load_warehouse(load_lake(transform(crawled))))
+    sources = list_sources()
+    crawled = crawl.expand(source=sources)
+    check(load_warehouse(load_lake(transform(sources, crawled))))
 
 
 news_pipeline()
