@@ -1,11 +1,12 @@
-"""The Parquet lake: `{data_dir}/lake/articles/source=S/published_date=YYYY-MM-DD/part-0.parquet`.
+"""The Parquet lake: `{data_dir}/lake/articles/source=S/published_month=YYYY-MM/part-0.parquet`.
 
-Partitioned by data (source, UTC publication date), never by run. A load merges the batch into
-each partition it touches and replaces the partition's one file atomically (write a hidden temp
-file in the same folder, fsync, rename), so a reader sees the old file or the new one, never half
-of one, and a rerun rewrites nothing because unchanged rows compare equal. Readers:
-`pyarrow.dataset.dataset(lake / "articles", format="parquet", partitioning="hive")`.
-Sibling datasets: `lake/quarantine/`.
+Partitioned by data (source, UTC publication month), never by run. Months rather than days: years
+of news by day would be tens of thousands of tiny files; a month of one source is a few MB.
+A load merges the batch into each partition it touches and replaces the partition's one file
+atomically (a hidden temp file in the same folder, fsync, rename), so a reader sees the old file or
+the new one, never half of one, and a rerun rewrites nothing because unchanged rows compare equal.
+Readers: `pyarrow.dataset.dataset(lake / "articles", format="parquet", partitioning="hive")`.
+Sibling datasets: `lake/quarantine/`, `lake/history/`.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ def articles_root(data_dir: str | Path) -> Path:
     return Path(data_dir) / "lake" / "articles"
 
 
-def partition_dir(root: Path, source: str, published_date: str) -> Path:
-    return root / f"source={source}" / f"published_date={published_date}"
+def partition_dir(root: Path, source: str, published_month: str) -> Path:
+    return root / f"source={source}" / f"published_month={published_month}"
 
 
 def write_atomic(table: pa.Table, path: Path) -> None:
@@ -88,25 +89,43 @@ def locked(data_dir: str | Path) -> Iterator[None]:
 
 
 def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, int]:
-    """Merge a cleaned, deduplicated batch into the lake; return inserted/updated/unchanged."""
-    with locked(data_dir):
-        return _load(batch, data_dir, run_id)
-
-
-def _load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, int]:
-    root = articles_root(data_dir)
-    counts = {"inserted": 0, "updated": 0, "unchanged": 0, "partitions_written": 0}
+    """Merge a cleaned, deduplicated batch (in memory) into the lake."""
     if batch.empty:
-        return counts
-    batch = batch.assign(
-        published_date=batch["published_at"].dt.strftime("%Y-%m-%d"),
-        first_run_id=run_id,
-        last_run_id=run_id,
-    )
-    stored_at = locate(root, batch["article_id"])
+        return _counts()
+    months = batch["published_at"].dt.strftime("%Y-%m")
+    groups = ((src, month, rows) for (src, month), rows in batch.groupby([batch["source"], months]))
+    with locked(data_dir):
+        return _merge(groups, batch["article_id"], data_dir, run_id)
+
+
+def load_staged(partitions: list[Path], data_dir: str | Path, run_id: str) -> dict[str, int]:
+    """Merge a staged batch, one lake partition at a time (memory: one partition)."""
+    if not partitions:
+        return _counts()
+    ids = pa.concat_arrays([pq.read_table(p, columns=["article_id"]).column(0).combine_chunks()
+                            for p in partitions]).to_pylist()
+
+    def groups():
+        for path in partitions:
+            rows = pq.read_table(path).to_pandas()
+            yield rows["source"].iloc[0], path.parent.name.split("=", 1)[1], rows
+
+    with locked(data_dir):
+        return _merge(groups(), ids, data_dir, run_id)
+
+
+def _counts() -> dict[str, int]:
+    return {"inserted": 0, "updated": 0, "unchanged": 0, "partitions_written": 0}
+
+
+def _merge(groups, article_ids, data_dir: str | Path, run_id: str) -> dict[str, int]:
+    root = articles_root(data_dir)
+    counts = _counts()
+    stored_at = locate(root, article_ids)
     moved: dict[Path, set[str]] = {}
-    for (source, day), rows in batch.groupby(["source", "published_date"], sort=True):
-        path = partition_dir(root, source, day) / PART
+    for source, month, rows in groups:
+        rows = rows.assign(first_run_id=run_id, last_run_id=run_id)
+        path = partition_dir(root, source, month) / PART
         old = _read_partition(path) if path.exists() else pd.DataFrame(columns=list(FIELD_NAMES))
         old_hash = dict(zip(old["article_id"], old["content_hash"], strict=True))
         first_run = {**dict(zip(old["article_id"], old["first_run_id"], strict=True))}
@@ -117,8 +136,10 @@ def _load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, i
         if any(stored_at.get(a) not in (None, path) for a in rows["article_id"]):
             first_run |= _first_runs(stored_at, rows["article_id"])
         is_new = ~rows["article_id"].isin(old_hash) & ~rows["article_id"].isin(first_run)
-        # Changed content, or an article that moved here from another date's partition.
-        changed = ~is_new & rows["article_id"].map(old_hash).ne(rows["content_hash"])
+        # Changed content or date: the stored row differs, or it lives in another partition.
+        old_pub = dict(zip(old["article_id"], old["published_at"], strict=True))
+        changed = ~is_new & (rows["article_id"].map(old_hash).ne(rows["content_hash"])
+                             | rows["article_id"].map(old_pub).ne(rows["published_at"]))
         counts["inserted"] += int(is_new.sum())
         counts["updated"] += int(changed.sum())
         counts["unchanged"] += int((~is_new & ~changed).sum())
@@ -185,16 +206,17 @@ def _first_runs(stored_at: dict[str, Path], ids: Iterable[str]) -> dict[str, str
     return out
 
 
-def read(data_dir: str | Path) -> pd.DataFrame:
+def read(data_dir: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     root = articles_root(data_dir)
     if not root.exists():
-        return pd.DataFrame(columns=[*FIELD_NAMES, "published_date"])
-    return ds.dataset(root, format="parquet", partitioning="hive").to_table().to_pandas()
+        return pd.DataFrame(columns=columns or [*FIELD_NAMES, "published_month"])
+    dataset = ds.dataset(root, format="parquet", partitioning="hive")
+    return dataset.to_table(columns=columns).to_pandas()
 
 
 def checksum(data_dir: str | Path) -> tuple[int, str]:
     """(row count, sha256 over sorted article_id:content_hash), comparable with the warehouse's."""
-    df = read(data_dir)
+    df = read(data_dir, ["article_id", "content_hash"])
     digest = hashlib.sha256()
     for article_id, content_hash in sorted(zip(df["article_id"], df["content_hash"],
                                                 strict=True)):

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from etl import lake, warehouse
 from etl.config import max_quarantine_share, utc, window_label
-from etl.transform import staging_dir
+from etl.transform import staged_partitions, staging_dir
 
 log = logging.getLogger(__name__)
 
@@ -28,22 +28,29 @@ class CheckFailed(RuntimeError):
 
 
 def _staged(data_dir: str | Path, start: datetime, end: datetime):
+    """(staged partition files, quarantine rows, manifest) of a transformed window."""
     folder = staging_dir(data_dir, start, end)
     if not (folder / "manifest.json").exists():
         raise FileNotFoundError(f"nothing staged for {window_label(start, end)}: run transform")
-    batch = pq.read_table(folder / "batch.parquet").to_pandas()
     quarantine = pq.read_table(folder / "quarantine.parquet").to_pandas()
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     fetched = folder / "fetched.parquet"
     manifest["fetched"] = pq.read_table(fetched).to_pandas() if fetched.exists() else None
-    return batch, quarantine, manifest
+    return staged_partitions(folder), quarantine, manifest
+
+
+def _staged_keys(partitions: list[Path]) -> pd.DataFrame:
+    frames = [pq.read_table(p, columns=["article_id", "source", "content_hash"]).to_pandas()
+              for p in partitions]
+    return (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(columns=["article_id", "source", "content_hash"]))
 
 
 def load_lake(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
               run_id: str) -> dict[str, Any]:
     start, end = utc(start), utc(end)
-    batch, quarantine, _ = _staged(data_dir, start, end)
-    counts = lake.load(batch, data_dir, run_id)
+    partitions, quarantine, _ = _staged(data_dir, start, end)
+    counts = lake.load_staged(partitions, data_dir, run_id)
     lake.write_quarantine(quarantine, data_dir, window_label(start, end))
     log.info("lake load figures: %s", json.dumps(counts, sort_keys=True))
     return counts
@@ -53,7 +60,7 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
                    warehouse_url: str, run_id: str) -> dict[str, Any]:
     """Articles, quarantine and the runs rows of this run, in ONE transaction."""
     start, end = utc(start), utc(end)
-    batch, quarantine, manifest = _staged(data_dir, start, end)
+    partitions, quarantine, manifest = _staged(data_dir, start, end)
     eng = warehouse.engine(warehouse_url)
     warehouse.create_schema(eng)
     figures: dict[str, Any] = {}
@@ -68,9 +75,13 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
         finished = datetime.now(UTC)
         if manifest["fetched"] is not None:
             warehouse.upsert_crawl_state(conn, manifest["fetched"], run_id, finished)
+        counted = {s: {"inserted": 0, "updated": 0, "unchanged": 0} for s in manifest["sources"]}
+        for path in partitions:  # one lake partition at a time: bounded memory
+            rows = pq.read_table(path).to_pandas()
+            for key, n in warehouse.upsert_articles(conn, rows, run_id).items():
+                counted[rows["source"].iloc[0]][key] += n
         for source, crawl in manifest["sources"].items():
-            rows = batch[batch["source"] == source] if not batch.empty else batch
-            counts = warehouse.upsert_articles(conn, rows, run_id)
+            counts = counted[source]
             started = pd.to_datetime(crawl.get("started_at"), utc=True)
             row = {
                 "run_id": run_id, "source": source, "interval_start": start, "interval_end": end,
@@ -95,9 +106,10 @@ def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
     """The lake and the warehouse hold this window's articles with the same content, and the
     share of quarantined pages stays under the configured limit."""
     start, end = utc(start), utc(end)
-    batch, quarantine, manifest = _staged(data_dir, start, end)
+    partitions, quarantine, manifest = _staged(data_dir, start, end)
+    batch = _staged_keys(partitions)
     ids = set(batch["article_id"])
-    stored = lake.read(data_dir)
+    stored = lake.read(data_dir, ["article_id", "content_hash"])
     in_lake = dict(zip(stored["article_id"], stored["content_hash"], strict=True))
     eng = warehouse.engine(warehouse_url)
     with eng.connect() as conn:

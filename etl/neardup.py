@@ -1,34 +1,46 @@
-"""Near-duplicate detection: MinHash signatures, an LSH index that lives across runs, and
-`duplicate_of` cluster labels (never deletion: the pipeline decides what to do with a copy).
+"""Near-duplicate detection: MinHash sketches, an LSH index kept across runs, and `duplicate_of`
+cluster labels (never deletion: the pipeline decides what to do with a copy).
 
-What counts as a duplicate (the rule, and why; bench/neardup_eval.py measures it):
+The rule (bench/neardup_eval.py measures it; the defaults below come from there). For a
+candidate pair, let E be the earlier published article and N the later one. N is a near-duplicate
+of E when
 
-    A later article N is a near-duplicate of an earlier article E when almost all of N's text is
-    already in E: containment |N ∩ E| / |N| >= `threshold` (5-word shingles, estimated from the
-    signatures and the exact shingle counts), and the two share at least `min_jaccard`.
+    containment(N in E) >= threshold        almost all of N's text is already in E, and
+    J(N, E) >= min_jaccard  or  lead J >= min_lead     it shares E's text or opens like E, and
+    not a continuation                      N is not E plus a block of new text at one end
 
-- Syndicated copies (new header/footer, a few sentences edited, retitled, reflowed, quotes changed)
-  keep nearly all of their text in the original, in either publication order.
-- A teaser (the lead + "read more") is contained in the original: a duplicate. Plain Jaccard
-  misses it because the teaser is much shorter.
-- A correction (the same article re-issued with a corrected fact and a note) is a version of the
-  same story: a duplicate, so the pipeline can show the latest version of the cluster.
-- A live blog's next update keeps the older entries and adds new ones. The newer update is NOT a
-  duplicate of the older: it brings new reporting, and flagging it would hide the most complete
-  version behind the first one. Jaccard alone is high here; containment of the newer text in the
-  older is not. The rule is directional for this reason: it asks whether the LATER article brings
-  new text, so the order of publication matters.
-- Two stories from one template (market report, weather) share their boilerplate and differ in
-  facts: not duplicates. They stay below the threshold as long as the boilerplate is less than
-  `threshold` of the text (a template that is 90 % boilerplate is indistinguishable by text).
-- Titles are not hashed: a syndicator rewrites the headline, and two different stories can share
-  one. Pass bodies only.
+over 5-word shingles. Clusters are the connected components of these pairs; each article's
+`duplicate_of` is its cluster's earliest published member (None for that member).
+
+- Syndicated copies (another site's header/footer, a few sentences edited, retitled, reflowed,
+  quotes changed) keep nearly all their text in the original, in either publication order.
+- A teaser (the lead + "read more") is contained in the original: a duplicate. Jaccard misses it
+  (the teaser is a few per cent of the original), so a second LSH table over each article's lead
+  (first 64 shingles) finds these pairs.
+- A correction (re-issued with a corrected fact and a note) is a version of the same story: a
+  duplicate, so that the pipeline can show the cluster's latest version.
+- A live blog's next update keeps the older entries and adds new ones at the top or the bottom.
+  It is NOT a duplicate of the older update: it brings new reporting, and flagging it would hide
+  the most complete version behind the first. Jaccard is high for such pairs; the directional
+  containment is lower, and the "continuation" test (N at least 10 % larger than E, and its lead
+  or its tail unlike E's) rejects most of the rest. An update adding only a sentence or two is
+  textually a copy and is clustered (a known limit).
+- Two stories from one template (market report, weather) share boilerplate and differ in facts:
+  not duplicates while the boilerplate is under `threshold` of the text (a template story that is
+  90 % boilerplate cannot be told from a copy by its text).
+- Titles are not hashed: syndicators rewrite headlines, and different stories share them. Pass
+  bodies only.
+
+Containment is estimated one-sidedly: under each permutation, min(E) > min(N) only when the
+minimum of E ∪ N lies in N \\ E, so the share of such permutations estimates |N \\ E| / |E ∪ N|;
+with the exact shingle counts that gives |N \\ E| / |N|. It is exact when N is contained in E
+(no permutation disagrees), which is what makes short teasers measurable.
 
 Hashing is pure numpy and stable across processes and machines (no Python `hash()`): a chunk of
-bodies becomes one array of code points, tokens (lowercased NFKC `\\w+`) are hashed with a
-polynomial prefix hash, 5 consecutive token hashes are combined into a shingle, and MinHash uses
-the multiply-add-shift universal family h(x) = (a*x + b mod 2**64) >> 32 (Dietzfelbinger): the
-division-free counterpart of (a*x + b) mod p, about twice as fast in numpy.
+bodies becomes one array of code points, tokens (lowercased, NFKC `\\w+`) are hashed with a
+polynomial prefix hash, 5 consecutive token hashes make a shingle, and MinHash uses the
+multiply-add-shift universal family h(x) = (a*x + b mod 2**64) >> 32 (Dietzfelbinger), the
+division-free counterpart of (a*x + b) mod p.
 """
 
 from __future__ import annotations
@@ -47,9 +59,15 @@ import pandas as pd
 SIG_DTYPE = np.uint32
 EMPTY = np.iinfo(SIG_DTYPE).max  # every slot of an empty body's signature
 
-# Defaults chosen with bench/neardup_eval.py (see its output and the module docstring).
+# Chosen with bench/neardup_eval.py.
 DEFAULT_THRESHOLD = 0.8  # containment of the later article in the earlier one
-DEFAULT_MIN_JACCARD = 0.1  # guards the containment estimate against chance agreement
+DEFAULT_MIN_JACCARD = 0.2  # whole-text similarity that makes a pair worth a containment test
+DEFAULT_MIN_LEAD = 0.5  # ... or similarity of the leads (teasers are a few % of the original)
+CONTINUATION_GROWTH = 1.1  # a continuation is at least 10 % longer than the earlier article
+CONTINUATION_EDGE = 0.3  # ... and its lead or tail shares less than this with the earlier one
+
+EDGE_SHINGLES = 64  # lead = the first 64 shingles, tail = the last 64 (~ one paragraph)
+EDGE_PERM = 48  # permutations of the lead and tail sketches
 
 _U64 = np.uint64
 _CHUNK_CHARS = 1 << 21  # text per tokenising chunk (~2 M code points, ~100 MB of temporaries)
@@ -59,24 +77,29 @@ _FORMAT = "nightdesk-neardup-1"
 
 @dataclass(frozen=True)
 class Sketches:
-    """Signatures of a batch of bodies: `sigs` [n, num_perm] MinHash values and `sizes` [n] the
-    number of distinct shingles (0 for a body without words; such bodies never match)."""
+    """Sketches of a batch of bodies: `sigs` [n, num_perm] MinHash of all shingles, `sizes` [n]
+    distinct shingle counts (0: no words; such a body never matches), `lead` and `tail`
+    [n, EDGE_PERM] MinHash of the first and last EDGE_SHINGLES shingles."""
 
     sigs: np.ndarray
     sizes: np.ndarray
+    lead: np.ndarray
+    tail: np.ndarray
 
     def __len__(self) -> int:
         return len(self.sizes)
 
     def __getitem__(self, rows: slice | np.ndarray) -> Sketches:
-        return Sketches(self.sigs[rows], self.sizes[rows])
+        return Sketches(self.sigs[rows], self.sizes[rows], self.lead[rows], self.tail[rows])
 
     @staticmethod
     def concat(parts: Sequence[Sketches], num_perm: int) -> Sketches:
         if not parts:
-            return Sketches(np.empty((0, num_perm), SIG_DTYPE), np.empty(0, np.int32))
-        return Sketches(np.concatenate([p.sigs for p in parts]),
-                        np.concatenate([p.sizes for p in parts]))
+            empty = np.empty((0, EDGE_PERM), SIG_DTYPE)
+            return Sketches(np.empty((0, num_perm), SIG_DTYPE), np.empty(0, np.int32), empty,
+                            empty)
+        return Sketches(*(np.concatenate([getattr(p, f) for p in parts])
+                          for f in ("sigs", "sizes", "lead", "tail")))
 
 
 # -- hashing ---------------------------------------------------------------------------------
@@ -116,6 +139,11 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return pw, inv
 
 
+def _nfkc(text: str) -> str:
+    # The quick check is ~10x cheaper than normalising, and most text is already normalised.
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+
+
 def _token_hashes(bodies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Hash every token of every body: (hashes uint64 [m], owning body int64 [m]), in text order.
 
@@ -124,14 +152,14 @@ def _token_hashes(bodies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     points. A token's hash is sum(c_j * BASE**j) over its characters, taken from a prefix sum
     and shifted back by BASE**-start, then mixed.
     """
-    text = unicodedata.normalize("NFKC", "\x00".join(b.replace("\x00", " ") for b in bodies))
-    cps = np.frombuffer(text.lower().encode("utf-32-le"), np.uint32)
+    text = "\x00".join(_nfkc(b.replace("\x00", " ")) for b in bodies).lower()
+    cps = np.frombuffer(text.encode("utf-32-le"), np.uint32)
     word = _word_table()[cps].view(np.int8)
     edges = np.diff(word, prepend=np.int8(0), append=np.int8(0))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
     # Pad the power tables to a power of two so that chunks of varying length share one table.
-    pw, inv = _powers(1 << max(10, int(len(cps)).bit_length()))
+    pw, inv = _powers(1 << max(10, len(cps).bit_length()))
     prefix = np.zeros(len(cps) + 1, np.uint64)
     np.cumsum(cps.astype(np.uint64) * pw[: len(cps)], out=prefix[1:])
     hashes = _mix((prefix[ends] - prefix[starts]) * inv[starts])
@@ -139,9 +167,10 @@ def _token_hashes(bodies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return hashes, owner
 
 
-def _shingle_keys(hashes: np.ndarray, owner: np.ndarray, ndocs: int, k: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct 32-bit shingle keys per body: (keys uint64 [u], owner int64 [u]) sorted by owner.
+def _shingles(hashes: np.ndarray, owner: np.ndarray, ndocs: int, k: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every shingle of every body, in text order: (32-bit keys as uint64, owner, in the lead,
+    in the tail).
 
     A shingle is k consecutive tokens of one body, combined order-sensitively; a body shorter
     than k tokens is one shingle of all its tokens (so short bodies still compare).
@@ -159,10 +188,21 @@ def _shingle_keys(hashes: np.ndarray, owner: np.ndarray, ndocs: int, k: int
             short_keys.append(comb[first[done]])
             short_owner.append(done)
     pos = np.arange(m) - first[owner]
-    full = pos <= counts[owner] - k
-    keys = np.concatenate([comb[full], *short_keys])
-    own = np.concatenate([owner[full], *short_owner]).astype(np.uint64)
-    packed = np.unique((own << _U64(32)) | (_mix(keys) >> _U64(32)))
+    n_full = counts[owner] - k + 1  # shingles of the body this token starts in
+    full = pos < n_full
+    n_short = sum(map(len, short_owner))
+    keys = _mix(np.concatenate([comb[full], *short_keys])) >> _U64(32)
+    own = np.concatenate([owner[full], *short_owner]).astype(np.int64)
+    pos = np.concatenate([pos[full], np.zeros(n_short, np.int64)])
+    n_full = np.concatenate([n_full[full], np.ones(n_short, np.int64)])
+    return keys, own, pos < EDGE_SHINGLES, pos >= n_full - EDGE_SHINGLES
+
+
+def _distinct(keys: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each body's distinct keys, sorted by body. np.unique hashes before sorting in numpy 2.x;
+    a sort and a neighbour comparison are ~30x faster."""
+    packed = np.sort((owner.astype(np.uint64) << _U64(32)) | keys)
+    packed = packed[np.concatenate([[True], packed[1:] != packed[:-1]])]
     return packed & _U64(0xFFFFFFFF), (packed >> _U64(32)).astype(np.int64)
 
 
@@ -176,26 +216,28 @@ def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _minhash(keys: np.ndarray, owner: np.ndarray, ndocs: int, num_perm: int, seed: int
              ) -> np.ndarray:
-    """[ndocs, num_perm] minimum of h_p over each body's keys, in cache-sized blocks of whole
-    bodies. min commutes with the monotone `>> 32`, so the shift is done after the reduction."""
+    """[ndocs, num_perm] minimum of h_p over each body's keys (sorted by body), in cache-sized
+    blocks of whole bodies. Laid out permutation-major so that each body's reduction runs over
+    contiguous memory (4x faster than key-major); min commutes with the monotone `>> 32`, so the
+    shift comes after the reduction."""
     a, b = _permutations(num_perm, seed)
     sigs = np.full((ndocs, num_perm), EMPTY, SIG_DTYPE)
     counts = np.bincount(owner, minlength=ndocs)
     present = np.flatnonzero(counts)
     bounds = np.concatenate([[0], np.cumsum(counts[present])])
-    rows_per_block = max(1, _BLOCK_CELLS // num_perm)
+    keys_per_block = max(1, _BLOCK_CELLS // num_perm)
     lo = 0
     while lo < len(present):
         # Whole bodies up to the block budget (at least one body, however long).
-        hi = max(lo + 1, int(np.searchsorted(bounds, bounds[lo] + rows_per_block, "right")) - 1)
-        hi = min(hi, len(present))
+        hi = int(np.searchsorted(bounds, bounds[lo] + keys_per_block, "right")) - 1
+        hi = min(max(hi, lo + 1), len(present))
         block = keys[bounds[lo]: bounds[hi]]
-        step = max(1, _BLOCK_CELLS // max(1, len(block)))
+        step = max(1, _BLOCK_CELLS // len(block))
         for p in range(0, num_perm, step):
-            h = np.multiply.outer(block, a[p: p + step])
-            h += b[p: p + step]
-            mins = np.minimum.reduceat(h, bounds[lo:hi] - bounds[lo], axis=0)
-            sigs[present[lo:hi], p: p + step] = (mins >> _U64(32)).astype(SIG_DTYPE)
+            h = np.multiply.outer(a[p: p + step], block)
+            h += b[p: p + step, None]
+            mins = np.minimum.reduceat(h, bounds[lo:hi] - bounds[lo], axis=1)
+            sigs[present[lo:hi], p: p + step] = (mins.T >> _U64(32)).astype(SIG_DTYPE)
         lo = hi
     return sigs
 
@@ -219,21 +261,26 @@ def iter_sketches(bodies: Iterable[str | None], num_perm: int = 128, shingle: in
     """Sketches chunk by chunk, in input order: memory is bounded by `chunk_chars`, not by the
     number of bodies (stream a million bodies through this and keep only the sketches)."""
     for chunk in _chunks(bodies, chunk_chars):
-        hashes, owner = _token_hashes(chunk)
-        keys, key_owner = _shingle_keys(hashes, owner, len(chunk), shingle)
-        sizes = np.bincount(key_owner, minlength=len(chunk)).astype(np.int32)
-        yield Sketches(_minhash(keys, key_owner, len(chunk), num_perm, seed), sizes)
+        n = len(chunk)
+        keys, owner, in_lead, in_tail = _shingles(*_token_hashes(chunk), n, shingle)
+        all_keys, all_owner = _distinct(keys, owner)
+        # The edge sketches use their own permutations (seed + 1), shared by lead and tail.
+        edges = [_minhash(*_distinct(keys[m], owner[m]), n, EDGE_PERM, seed + 1)
+                 for m in (in_lead, in_tail)]
+        yield Sketches(_minhash(all_keys, all_owner, n, num_perm, seed),
+                       np.bincount(all_owner, minlength=n).astype(np.int32), *edges)
 
 
 def sketch(bodies: Iterable[str | None], num_perm: int = 128, shingle: int = 5, seed: int = 1
            ) -> Sketches:
-    """Signatures and distinct-shingle counts of `bodies` (None counts as an empty body)."""
+    """Sketches of `bodies` (None counts as an empty body)."""
     return Sketches.concat(list(iter_sketches(bodies, num_perm, shingle, seed)), num_perm)
 
 
 def signatures(bodies: Sequence[str], num_perm: int = 128, shingle: int = 5, seed: int = 1
                ) -> np.ndarray:
-    """MinHash signatures, uint32 [n, num_perm]; the index also needs `sketch(...).sizes`."""
+    """MinHash signatures, uint32 [n, num_perm]. The index takes the full `sketch(...)`: the
+    containment and continuation tests also need the shingle counts and the edge sketches."""
     return sketch(bodies, num_perm, shingle, seed).sigs
 
 
@@ -241,3 +288,297 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Estimated Jaccard similarity of signature rows a[i] and b[i] (0 if either is empty)."""
     est = (a == b).mean(axis=-1)
     return np.where((a == EMPTY).all(axis=-1) | (b == EMPTY).all(axis=-1), 0.0, est)
+
+
+def containment(later: np.ndarray, earlier: np.ndarray, later_size: np.ndarray,
+                earlier_size: np.ndarray) -> np.ndarray:
+    """Estimated share of the later body's shingles found in the earlier body (see the module
+    docstring): v = P(min earlier > min later) = |N \\ E| / |E ∪ N|, so |N \\ E| = v|E| / (1-v)."""
+    v = (earlier > later).mean(axis=-1)
+    new = v * earlier_size / np.maximum(1.0 - v, 1e-9)
+    return np.clip(1.0 - new / np.maximum(later_size, 1), 0.0, 1.0)
+
+
+# -- the index -------------------------------------------------------------------------------
+
+_CANARY = ("Canary text for the near-duplicate index: if its sketch changes, the hashing changed "
+           "and a stored index no longer compares with new sketches.")
+
+
+def _as_utc_micros(values: Sequence[object] | pd.Series | np.ndarray) -> np.ndarray:
+    ts = pd.to_datetime(pd.Series(values), utc=True).astype("datetime64[us, UTC]")
+    if ts.isna().any():
+        raise ValueError("published_at must be set for every article (it decides the original)")
+    return ts.to_numpy(dtype="datetime64[us]").astype(np.int64)
+
+
+def _unique_sorted(values: np.ndarray) -> np.ndarray:
+    values = np.sort(values)
+    return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values
+
+
+class _Bands:
+    """One LSH table: each row's signature cut into bands of `rows` values, each band hashed to
+    32 bits (a chance collision only adds a candidate, which verification rejects) and sorted,
+    so a lookup is a binary search per band, vectorised over the queries."""
+
+    def __init__(self, sigs: np.ndarray, live: np.ndarray, rows: int) -> None:
+        self.rows = rows
+        keys = self.keys(sigs[live])
+        order = np.argsort(keys, axis=1, kind="stable")  # stable: older rows first
+        self.sorted = np.take_along_axis(keys, order, axis=1)
+        self.members = live[order]
+
+    def keys(self, sigs: np.ndarray) -> np.ndarray:
+        """uint32 [bands, n]."""
+        v = sigs.reshape(len(sigs), -1, self.rows).astype(np.uint64)
+        key = np.zeros(v.shape[:2], np.uint64)
+        for j in range(self.rows):
+            key = key * _U64(0x9E3779B97F4A7C15) + v[:, :, j]
+        return (_mix(key) >> _U64(32)).astype(np.uint32).T.copy()
+
+    def lookup(self, sigs: np.ndarray, queries: np.ndarray, max_bucket: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(query, member) for every band bucket the queries fall in, at most `max_bucket`
+        members per bucket (the oldest)."""
+        qkeys = self.keys(sigs[queries])
+        found_q, found_m = [], []
+        for band, (table, members) in enumerate(zip(self.sorted, self.members, strict=True)):
+            lo = np.searchsorted(table, qkeys[band], "left")
+            hi = np.searchsorted(table, qkeys[band], "right")
+            counts = np.minimum(hi - lo, max_bucket)
+            total = int(counts.sum())
+            if total:  # expand each [lo, lo + count) range without a Python loop
+                offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+                found_q.append(np.repeat(queries, counts))
+                found_m.append(members[offsets + np.arange(total)])
+        if not found_q:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(found_q), np.concatenate(found_m)
+
+
+class NearDupIndex:
+    """Sketches of every article seen so far, two LSH tables (whole text, lead), and each
+    article's cluster root (the id of the cluster's earliest published member). Persist it
+    between runs with `save` / `load`; each run calls `assign_clusters` with its articles.
+
+    Memory: ~1.3 KB per article at the defaults (sketches 900 B, band tables 400 B), ~1.3 GB for
+    a million articles.
+    """
+
+    def __init__(self, num_perm: int = 128, bands: int = 32, shingle: int = 5, seed: int = 1,
+                 lead_bands: int = 16, max_bucket: int = 200) -> None:
+        if num_perm % bands or EDGE_PERM % lead_bands:
+            raise ValueError("num_perm and EDGE_PERM must be multiples of bands and lead_bands")
+        self.num_perm, self.bands, self.shingle, self.seed = num_perm, bands, shingle, seed
+        self.lead_bands = lead_bands
+        # A bucket larger than this (boilerplate-only pages, a story copied hundreds of times)
+        # yields only its oldest members as candidates: bounded work per query.
+        self.max_bucket = max_bucket
+        self._ids = np.empty(0, object)
+        self._published = np.empty(0, np.int64)  # UTC microseconds
+        self._roots = np.empty(0, object)
+        self._data = Sketches.concat([], num_perm)
+        self._tables: tuple[_Bands, _Bands] | None = None  # built lazily after changes
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def sketch(self, bodies: Iterable[str | None]) -> Sketches:
+        """Sketches made with this index's parameters (the only ones it can compare)."""
+        return sketch(bodies, self.num_perm, self.shingle, self.seed)
+
+    # -- building ------------------------------------------------------------------------------
+
+    def add(self, ids: Sequence[str], sketches: Sketches,
+            published_at: Sequence[object] | pd.Series) -> None:
+        """Add articles, each its own cluster. An id already present is replaced (a re-crawl is
+        an update of that article, not a new one); within `ids` the last occurrence wins."""
+        ids_arr = np.asarray(list(ids), dtype=object)
+        if not len(ids_arr) == len(sketches) == len(published_at):
+            raise ValueError("ids, sketches and published_at differ in length")
+        if sketches.sigs.shape[1] != self.num_perm:
+            raise ValueError(f"sketches have {sketches.sigs.shape[1]} permutations, "
+                             f"the index {self.num_perm}")
+        fresh = ~pd.Series(ids_arr).duplicated(keep="last").to_numpy()
+        kept = ~np.isin(self._ids, ids_arr[fresh])
+        self._ids = np.concatenate([self._ids[kept], ids_arr[fresh]])
+        self._published = np.concatenate(
+            [self._published[kept], _as_utc_micros(published_at)[fresh]])
+        self._roots = np.concatenate([self._roots[kept], ids_arr[fresh]])
+        self._data = Sketches.concat([self._data[kept], sketches[fresh]], self.num_perm)
+        self._tables = None
+
+    def _lsh(self) -> tuple[_Bands, _Bands]:
+        if self._tables is None:
+            live = np.flatnonzero(self._data.sizes > 0)  # empty bodies would all collide
+            self._tables = (_Bands(self._data.sigs, live, self.num_perm // self.bands),
+                            _Bands(self._data.lead, live, EDGE_PERM // self.lead_bands))
+        return self._tables
+
+    # -- querying ------------------------------------------------------------------------------
+
+    def _candidates(self, sketches: Sketches) -> tuple[np.ndarray, np.ndarray]:
+        """(query position, index row) pairs sharing a band of either table, each pair once."""
+        live = np.flatnonzero(sketches.sizes > 0)
+        whole, lead = self._lsh()
+        q1, r1 = whole.lookup(sketches.sigs, live, self.max_bucket)
+        q2, r2 = lead.lookup(sketches.lead, live, self.max_bucket)
+        n = max(len(self), 1)
+        pairs = _unique_sorted(np.concatenate([q1 * n + r1, q2 * n + r2]))
+        return pairs // n, pairs % n
+
+    def query(self, sketches: Sketches) -> pd.DataFrame:
+        """Unverified candidates from the LSH tables: `query` (position in `sketches`), `id` (an
+        indexed article), estimated `jaccard` and `lead_jaccard`."""
+        q, r = self._candidates(sketches)
+        return pd.DataFrame({"query": q, "id": self._ids[r].astype(str),
+                             "jaccard": jaccard(sketches.sigs[q], self._data.sigs[r]),
+                             "lead_jaccard": jaccard(sketches.lead[q], self._data.lead[r])})
+
+    def _verify(self, a: np.ndarray, b: np.ndarray, threshold: float, min_jaccard: float,
+                min_lead: float) -> np.ndarray:
+        """Which index-row pairs are near-duplicates (the rule of the module docstring)."""
+        keep = np.empty(len(a), bool)
+        step = 1 << 15  # bounded temporaries for large candidate sets
+        for lo in range(0, len(a), step):
+            i, j = a[lo: lo + step], b[lo: lo + step]
+            pi, pj = self._published[i], self._published[j]
+            i_later = (pi > pj) | ((pi == pj) & (self._ids[i] > self._ids[j]))
+            later, earlier = np.where(i_later, i, j), np.where(i_later, j, i)
+            d = self._data
+            n_size, e_size = d.sizes[later].astype(float), d.sizes[earlier].astype(float)
+            contained = containment(d.sigs[later], d.sigs[earlier], n_size, e_size)
+            lead = jaccard(d.lead[later], d.lead[earlier])
+            tail = jaccard(d.tail[later], d.tail[earlier])
+            related = (jaccard(d.sigs[later], d.sigs[earlier]) >= min_jaccard) | (lead >= min_lead)
+            continuation = ((n_size >= CONTINUATION_GROWTH * e_size)
+                            & (np.minimum(lead, tail) < CONTINUATION_EDGE))
+            keep[lo: lo + len(i)] = (contained >= threshold) & related & ~continuation
+        return keep
+
+    def assign_clusters(self, ids: Sequence[str], sketches: Sketches,
+                        published_at: Sequence[object] | pd.Series,
+                        threshold: float = DEFAULT_THRESHOLD,
+                        min_jaccard: float = DEFAULT_MIN_JACCARD,
+                        min_lead: float = DEFAULT_MIN_LEAD) -> pd.Series:
+        """Add one run's articles and cluster them with everything indexed (this run's and
+        earlier runs'). Returns `duplicate_of` indexed by id: the id of the earliest published
+        member of the article's cluster, None when the article is that original or has no
+        near-duplicate.
+
+        A new article published before an existing cluster's original (a late crawl) becomes the
+        original of the merged cluster; `duplicate_of()` gives the updated labels of the older
+        members."""
+        self.add(ids, sketches, published_at)
+        ids_arr = np.asarray(list(ids), dtype=object)
+        rows = pd.Index(self._ids).get_indexer(ids_arr)
+        q, r = self._candidates(self._data[rows])
+        a, b = rows[q], r
+        a, b = a[a != b], b[a != b]
+        edges = self._verify(a, b, threshold, min_jaccard, min_lead)
+        self._merge(a[edges], b[edges])
+        roots = self._roots[rows]
+        return pd.Series(np.where(roots == ids_arr, None, roots), dtype=object,
+                         index=pd.Index(ids_arr, name="article_id"), name="duplicate_of")
+
+    def _merge(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Union the clusters joined by the edges a[k]-b[k]; each cluster's root becomes its
+        earliest published member (ties: lowest id)."""
+        if not len(a):
+            return
+        ends = _unique_sorted(np.concatenate([a, b]))
+        root_rows = pd.Index(self._ids).get_indexer(self._roots[ends])
+        has_root = root_rows >= 0  # a root that left the index links nothing
+        nodes = _unique_sorted(np.concatenate([ends, root_rows[has_root]]))
+        # Rank the nodes by (published, id): the lowest rank in a component is its original.
+        order = (pd.DataFrame({"p": self._published[nodes], "id": self._ids[nodes]})
+                 .sort_values(["p", "id"], kind="stable").index.to_numpy())
+        by_rank = nodes[order]
+        rank = np.empty(len(nodes), np.int64)  # rank of nodes[k]
+        rank[order] = np.arange(len(nodes))
+        u = rank[np.searchsorted(nodes, np.concatenate([a, ends[has_root]]))]
+        v = rank[np.searchsorted(nodes, np.concatenate([b, root_rows[has_root]]))]
+        label = np.arange(len(nodes))  # per rank: the lowest rank it is known to be joined to
+        while True:  # min-label propagation with pointer jumping; a few rounds
+            low = np.minimum(label[u], label[v])
+            new = label.copy()
+            np.minimum.at(new, u, low)
+            np.minimum.at(new, v, low)
+            new = new[new]
+            if np.array_equal(new, label):
+                break
+            label = new
+        old_roots, new_roots = self._roots[by_rank], self._ids[by_rank[label]]
+        moved = pd.Series(new_roots, index=old_roots)[old_roots != new_roots]
+        moved = moved[~moved.index.duplicated()]
+        self._roots[by_rank] = new_roots
+        if len(moved):  # members no edge touched follow their cluster's new root
+            follow = np.isin(self._roots, moved.index.to_numpy())
+            self._roots[follow] = moved.loc[self._roots[follow]].to_numpy()
+
+    def duplicate_of(self, ids: Sequence[str] | None = None) -> pd.Series:
+        """Current labels, of all articles or of `ids`: the cluster original's id, or None."""
+        roots = pd.Series(np.where(self._roots == self._ids, None, self._roots), dtype=object,
+                          index=pd.Index(self._ids, name="article_id"), name="duplicate_of")
+        return roots if ids is None else roots.reindex(list(ids))
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def _canary(self) -> str:
+        s = self.sketch([_CANARY])
+        return (s.sigs.tobytes() + s.lead.tobytes() + s.tail.tobytes()).hex()
+
+    def save(self, path: str | Path) -> None:
+        """Write the index as one Parquet file, replaced atomically."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        def fixed(values: np.ndarray) -> pa.FixedSizeListArray:
+            flat = pa.array(values.reshape(-1), pa.uint32())
+            return pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
+
+        path = Path(path)
+        meta = {"format": _FORMAT, "num_perm": self.num_perm, "bands": self.bands,
+                "shingle": self.shingle, "seed": self.seed, "lead_bands": self.lead_bands,
+                "max_bucket": self.max_bucket, "canary": self._canary()}
+        table = pa.table({
+            "article_id": pa.array(self._ids.astype(str), pa.string()),
+            "published_at": pa.array(self._published.astype("datetime64[us]"))
+            .cast(pa.timestamp("us", tz="UTC")),
+            "root": pa.array(self._roots.astype(str), pa.string()),
+            "size": pa.array(self._data.sizes, pa.int32()),
+            "sig": fixed(self._data.sigs),
+            "lead": fixed(self._data.lead),
+            "tail": fixed(self._data.tail),
+        }).replace_schema_metadata({k: str(v) for k, v in meta.items()})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> NearDupIndex:
+        """Read an index written by `save`; refuse one whose hashing no longer matches."""
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"{path} is not a near-duplicate index ({meta.get('format')!r})")
+        index = cls(**{k: int(meta[k]) for k in ("num_perm", "bands", "shingle", "seed",
+                                                  "lead_bands", "max_bucket")})
+        if index._canary() != meta["canary"]:
+            raise ValueError(f"{path} was built with other hashing; rebuild it from the lake")
+
+        def fixed(name: str) -> np.ndarray:
+            column = table[name].combine_chunks()
+            return column.flatten().to_numpy().astype(SIG_DTYPE).reshape(len(column), -1)
+
+        index._ids = np.asarray(table["article_id"].to_pylist(), dtype=object)
+        index._roots = np.asarray(table["root"].to_pylist(), dtype=object)
+        index._published = (table["published_at"].to_numpy().astype("datetime64[us]")
+                            .astype(np.int64))
+        index._data = Sketches(fixed("sig"), table["size"].to_numpy().astype(np.int32),
+                               fixed("lead"), fixed("tail"))
+        return index

@@ -12,7 +12,7 @@ from etl import config, lake, warehouse
 def report(data_dir: str, warehouse_url: str, last: int = 14) -> str:
     df = lake.read(data_dir)
     lines = [f"lake:      {lake.articles_root(data_dir)}  ({len(df)} articles, "
-             f"{df['published_date'].nunique() if len(df) else 0} daily partitions)"]
+             f"{df['published_month'].nunique() if len(df) else 0} monthly partitions)"]
     eng = warehouse.engine(warehouse_url)
     warehouse.create_schema(eng)
     with eng.connect() as conn:

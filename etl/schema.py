@@ -66,9 +66,9 @@ TIMESTAMP_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == "t
 REQUIRED_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.required)
 KEY = "article_id"
 
-# The lake is partitioned by data, never by run: source and the UTC publication date.
+# The lake is partitioned by data, never by run: source and the UTC publication month.
 # Partition keys live only in the directory names, not again as file columns.
-PARTITION_COLUMNS: tuple[str, ...] = ("source", "published_date")
+PARTITION_COLUMNS: tuple[str, ...] = ("source", "published_month")
 
 
 def arrow_schema(*, for_files: bool = False) -> pa.Schema:

@@ -1,22 +1,34 @@
 """Transform one data interval: read what the crawls landed, clean, validate, deduplicate, stage.
 
 Input: `{data}/raw/source=S/window=W/` of every source (complete only with stats.json).
-Output, replaced atomically: `{data}/staging/window=W/` with batch.parquet (clean, deduplicated
-articles), quarantine.parquet (what cannot be loaded, with reasons) and manifest.json (per-source
-figures for the runs table).
+Output, replaced as a whole: `{data}/staging/window=W/` with
+- `batch/source=S/published_month=M/part-0.parquet`: clean, deduplicated articles, already split
+  by lake partition so the loads can work one partition at a time;
+- quarantine.parquet (what cannot be loaded, with reasons), fetched.parquet (crawl memory);
+- manifest.json (per-source figures for the runs table), written last.
+
+Memory stays bounded whatever the window holds: articles are read, cleaned and validated in chunks
+and spilled to temporary Parquet parts; deduplication runs on their keys only (id, URL key,
+content hash, dates); a last pass copies the survivors into the partitioned batch.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
+import shutil
+import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from etl import dedupe, warehouse
 from etl.clean import clean
@@ -27,8 +39,11 @@ from etl.validate import split_valid
 
 log = logging.getLogger(__name__)
 
+CHUNK_ROWS = int(os.environ.get("NIGHTDESK_CHUNK_ROWS", "20000"))
 QUARANTINE_COLUMNS = ("source", "url", "stage", "article_id", "reason", "interval_start",
                       "interval_end", "seen_at", "payload")
+FETCHED_COLUMNS = ("source", "article_id", "url", "signal", "fetched_at")
+KEY_COLUMNS = ("article_id", "source", "crawled_at", "published_at", "url_key", "content_hash")
 
 
 class MissingCrawl(RuntimeError):
@@ -39,6 +54,11 @@ def staging_dir(data_dir: str | Path, start: datetime, end: datetime) -> Path:
     return Path(data_dir) / "staging" / f"window={window_label(start, end)}"
 
 
+def staging_schema() -> pa.Schema:
+    schema = arrow_schema()
+    return pa.schema([schema.field(f.name) for f in FIELDS if f.origin != "load"])
+
+
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
@@ -46,114 +66,198 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def read_raw(data_dir: str | Path, source: str, start: datetime, end: datetime):
+def _iter_articles(path: Path, source: str) -> Iterator[tuple[pd.DataFrame, list[dict]]]:
+    """Chunks of raw articles; a line that is not a JSON object becomes a quarantine row."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        lineno = 0
+        while True:
+            lines = list(itertools.islice(fh, CHUNK_ROWS))
+            if not lines:
+                return
+            records, broken = [], []
+            for line in lines:
+                lineno += 1
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                    if not isinstance(rec, dict):
+                        raise ValueError("not an object")
+                    records.append(rec)
+                except ValueError as exc:
+                    broken.append({"source": source, "url": f"{path.name}:{lineno}",
+                                   "stage": "raw", "article_id": None,
+                                   "reason": f"unreadable JSON line: {exc}", "seen_at": None,
+                                   "payload": line[:10000]})
+            yield pd.DataFrame(records, columns=list(CRAWL_FIELDS)), broken
+
+
+def _crawl_window(data_dir: str | Path, source: str, start: datetime, end: datetime) -> Path:
     from spiders.run import window_dir  # the crawl owns its output layout
 
     folder = window_dir(data_dir, source, start, end)
-    stats = folder / "stats.json"
-    if not stats.exists():
+    if not (folder / "stats.json").exists():
         raise MissingCrawl(f"no complete crawl of {source} for {window_label(start, end)} "
-                           f"(missing {stats}); run the crawl first")
-    articles = pd.DataFrame(_read_jsonl(folder / "articles.jsonl"), columns=list(CRAWL_FIELDS))
-    rejects = _read_jsonl(folder / "rejects.jsonl")
-    fetched = pd.DataFrame(_read_jsonl(folder / "fetched.jsonl"),
-                           columns=["source", "article_id", "url", "signal", "fetched_at"])
-    return articles, rejects, fetched, json.loads(stats.read_text(encoding="utf-8"))
+                           f"(missing {folder / 'stats.json'}); run the crawl first")
+    return folder
 
 
-def _staging_schema() -> pa.Schema:
-    keep = [f.name for f in FIELDS if f.origin != "load"]
-    schema = arrow_schema()
-    return pa.schema([schema.field(n) for n in keep])
+def _figures(stats: dict[str, Any], items: int, rejects: int) -> dict[str, Any]:
+    def n(key: str) -> int:
+        return int(stats.get(key, 0) or 0)
+
+    return {
+        "pages_fetched": n("nightdesk/article_requests") - n("nightdesk/article_failed"),
+        "items": items,
+        "crawl_rejects": rejects,
+        "discovery_requests": n("nightdesk/discovery_requests"),
+        "article_requests": n("nightdesk/article_requests"),
+        "known_skipped": n("nightdesk/known_skipped"),
+        "requests": n("downloader/request_count"),
+        "started_at": stats.get("start_time"),
+        "mode": stats.get("nightdesk/mode"),
+    }
 
 
-def _empty_batch() -> pd.DataFrame:
-    return _staging_schema().empty_table().to_pandas()
+def _quarantine_rows(invalid: pd.DataFrame, raw: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = []
+    for idx, row in invalid.iterrows():
+        rows.append({
+            "source": row["source"], "url": row["url"] or f"(no url) {row['article_id']}",
+            "stage": "validate", "article_id": row["article_id"], "reason": row["reason"],
+            "seen_at": row["crawled_at"] if pd.notna(row["crawled_at"]) else None,
+            "payload": json.dumps(raw.loc[idx].to_dict(), default=str, ensure_ascii=False),
+        })
+    return rows
 
 
-def _dedupe(valid: pd.DataFrame, warehouse_url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Within the batch, then against what the warehouse already holds."""
-    batch, dup_in = dedupe.within_batch(valid)
+def _existing(keys: pd.DataFrame, warehouse_url: str) -> pd.DataFrame:
+    """Stored articles sharing a URL key or content hash with the batch."""
     eng = warehouse.engine(warehouse_url)
     warehouse.create_schema(eng)
     with eng.connect() as conn:
-        loaded = pd.concat([warehouse.lookup(conn, "url_key", batch["url_key"].tolist()),
-                            warehouse.lookup(conn, "content_hash",
-                                             batch["content_hash"].tolist())],
-                           ignore_index=True)
+        found = pd.concat([warehouse.lookup(conn, "url_key", keys["url_key"].tolist()),
+                           warehouse.lookup(conn, "content_hash", keys["content_hash"].tolist())],
+                          ignore_index=True)
     eng.dispose()
-    batch, dup_loaded = dedupe.against_loaded(batch, loaded)
-    return batch, pd.concat([dup_in, dup_loaded], ignore_index=True)
+    return found
 
 
 def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
               data_dir: str | Path, warehouse_url: str) -> dict[str, Any]:
     start, end = utc(start), utc(end)
-    frames, quarantine, manifest, fetched = [], [], {}, []
+    final = staging_dir(data_dir, start, end)
+    work = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    (work / "parts").mkdir(parents=True)
+    try:
+        summary = _transform(start, end, sources, data_dir, warehouse_url, work)
+        _replace_dir(work, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log.info("transform figures: %s", json.dumps(summary, default=str, sort_keys=True))
+    return summary
+
+
+def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str | Path,
+               warehouse_url: str, work: Path) -> dict[str, Any]:
+    schema = staging_schema()
+    quarantine: list[dict[str, Any]] = []
+    fetched: list[pd.DataFrame] = []
+    manifest: dict[str, dict[str, Any]] = {}
+    keys: list[pd.DataFrame] = []
+    parts: list[Path] = []
     for source in sources:
-        articles, rejects, fetched_rows, stats = read_raw(data_dir, source, start, end)
-        frames.append(articles)
-        fetched.append(fetched_rows)
-        for r in rejects:
-            quarantine.append({"source": source, "url": r.get("url"), "stage": r.get("stage"),
-                               "article_id": None, "reason": r.get("reason"),
-                               "seen_at": r.get("at"), "payload": None})
-        manifest[source] = {
-            "pages_fetched": int(stats.get("nightdesk/article_requests", 0))
-            - int(stats.get("nightdesk/article_failed", 0)),
-            "items": len(articles),
-            "crawl_rejects": len(rejects),
-            "discovery_requests": int(stats.get("nightdesk/discovery_requests", 0)),
-            "requests": int(stats.get("downloader/request_count", 0)),
-            "started_at": stats.get("start_time"),
-            "mode": stats.get("nightdesk/mode"),
-            "article_requests": int(stats.get("nightdesk/article_requests", 0)),
-            "known_skipped": int(stats.get("nightdesk/known_skipped", 0)),
-        }
-    frames = [f for f in frames if not f.empty]
-    raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CRAWL_FIELDS)
-    batch, duplicates = _empty_batch(), pd.DataFrame(columns=["article_id", "duplicate_of",
-                                                              "source"])
-    if not raw.empty:
-        valid, invalid = split_valid(clean(raw))
-        for _, row in invalid.iterrows():
-            quarantine.append({
-                "source": row["source"], "url": row["url"] or f"(no url) {row['article_id']}",
-                "stage": "validate", "article_id": row["article_id"], "reason": row["reason"],
-                "seen_at": row["crawled_at"] if pd.notna(row["crawled_at"]) else None,
-                "payload": json.dumps(raw.loc[row.name].to_dict(), default=str,
-                                      ensure_ascii=False),
-            })
-        if not valid.empty:
-            batch, duplicates = _dedupe(valid, warehouse_url)
+        folder = _crawl_window(data_dir, source, start, end)
+        stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+        rejects = _read_jsonl(folder / "rejects.jsonl")
+        quarantine += [{"source": source, "url": r.get("url"), "stage": r.get("stage"),
+                        "article_id": None, "reason": r.get("reason"), "seen_at": r.get("at"),
+                        "payload": None} for r in rejects]
+        fetched.append(pd.DataFrame(_read_jsonl(folder / "fetched.jsonl"),
+                                    columns=list(FETCHED_COLUMNS)))
+        items = 0
+        for raw, broken in _iter_articles(folder / "articles.jsonl", source):
+            items += len(raw) + len(broken)
+            quarantine += broken
+            if raw.empty:
+                continue
+            valid, invalid = split_valid(clean(raw))
+            quarantine += _quarantine_rows(invalid, raw)
+            if valid.empty:
+                continue
+            part = work / "parts" / f"part-{len(parts):05d}.parquet"
+            pq.write_table(pa.Table.from_pandas(valid[schema.names], schema=schema,
+                                                preserve_index=False), part)
+            keys.append(valid[list(KEY_COLUMNS)].assign(_part=len(parts),
+                                                        _row=np.arange(len(valid))))
+            parts.append(part)
+        manifest[source] = _figures(stats, items, len(rejects))
+
+    duplicates = pd.DataFrame(columns=["article_id", "duplicate_of", "source"])
+    if keys:
+        all_keys = pd.concat(keys, ignore_index=True)
+        kept, dup_in = dedupe.within_batch(all_keys)
+        kept, dup_loaded = dedupe.against_loaded(kept, _existing(kept, warehouse_url))
+        duplicates = pd.concat([dup_in, dup_loaded], ignore_index=True)
+        _write_batch(parts, kept, work / "batch", schema)
+    else:
+        kept = pd.DataFrame(columns=[*KEY_COLUMNS, "_part", "_row"])
 
     q = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
     q["interval_start"], q["interval_end"] = start, end
-    q["seen_at"] = pd.to_datetime(q["seen_at"], utc=True, errors="coerce").fillna(
-        pd.Timestamp.now(tz="UTC"))
+    q["seen_at"] = pd.to_datetime(q["seen_at"], utc=True, errors="coerce", format="ISO8601"
+                                  ).fillna(pd.Timestamp.now(tz="UTC"))
     for source, figures in manifest.items():
         figures["rejected"] = int((q["source"] == source).sum())
         figures["duplicates"] = int((duplicates["source"] == source).sum())
-        figures["valid"] = int((batch["source"] == source).sum())
-    out = staging_dir(data_dir, start, end)
-    table = pa.Table.from_pandas(batch[_staging_schema().names], schema=_staging_schema(),
-                                 preserve_index=False)
-    write_atomic(table, out / "batch.parquet")
+        figures["valid"] = int((kept["source"] == source).sum())
     write_atomic(pa.Table.from_pandas(q.astype({"payload": "object"}), preserve_index=False),
-                 out / "quarantine.parquet")
+                 work / "quarantine.parquet")
     fetched_all = pd.concat(fetched, ignore_index=True).astype("object")
-    write_atomic(pa.Table.from_pandas(fetched_all, preserve_index=False,
-                                      schema=pa.schema([(c, pa.string())
-                                                        for c in fetched_all.columns])),
-                 out / "fetched.parquet")
+    write_atomic(pa.Table.from_pandas(fetched_all, preserve_index=False, schema=pa.schema(
+        [(c, pa.string()) for c in FETCHED_COLUMNS])), work / "fetched.parquet")
+    shutil.rmtree(work / "parts")
     doc = {"interval_start": start.isoformat(), "interval_end": end.isoformat(),
            "sources": manifest,
-           "duplicates": duplicates[["article_id", "duplicate_of"]].to_dict("records")
-           if not duplicates.empty else []}
-    tmp = out / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
-    os.replace(tmp, out / "manifest.json")
-    summary = {"window": window_label(start, end), "articles": len(batch),
-               "quarantined": len(q), "duplicates": len(duplicates), "sources": manifest}
-    log.info("transform figures: %s", json.dumps(summary, default=str, sort_keys=True))
-    return summary
+           "duplicates": duplicates[["article_id", "duplicate_of"]].to_dict("records")}
+    (work / "manifest.json").write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    return {"window": window_label(start, end), "articles": len(kept),
+            "quarantined": len(q), "duplicates": len(duplicates), "sources": manifest}
+
+
+def _write_batch(parts: list[Path], kept: pd.DataFrame, out: Path, schema: pa.Schema) -> None:
+    """Copy the surviving rows of every part into one file per lake partition."""
+    keep_rows = kept.groupby("_part")["_row"].apply(np.asarray).to_dict()
+    writers: dict[tuple[str, str], pq.ParquetWriter] = {}
+    try:
+        for i, part in enumerate(parts):
+            if i not in keep_rows:
+                continue
+            table = pq.read_table(part, schema=schema).take(np.sort(keep_rows[i]))
+            df = table.to_pandas()
+            months = df["published_at"].dt.strftime("%Y-%m")
+            for (source, month), idx in df.groupby([df["source"], months]).indices.items():
+                key = (source, month)
+                if key not in writers:
+                    path = out / f"source={source}" / f"published_month={month}" / "part-0.parquet"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    writers[key] = pq.ParquetWriter(path, schema, compression="zstd")
+                writers[key].write_table(table.take(idx))
+    finally:
+        for writer in writers.values():
+            writer.close()
+
+
+def staged_partitions(folder: Path) -> list[Path]:
+    return sorted((folder / "batch").glob("source=*/published_month=*/part-0.parquet"))
+
+
+def _replace_dir(new: Path, final: Path) -> None:
+    """Swap a finished staging folder into place; readers see the old or the new one."""
+    old = final.parent / f".old-{final.name}-{uuid.uuid4().hex[:8]}"
+    if final.exists():
+        final.rename(old)
+    new.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
