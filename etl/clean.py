@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 import pandas as pd
 
@@ -68,7 +69,7 @@ def _clean_list(values: object, split: bool = False) -> list[str]:
     for value in values:
         if not isinstance(value, str):
             continue
-        value = _BYLINE_PREFIX.sub("", " ".join(value.split()))
+        value = _BYLINE_PREFIX.sub("", " ".join(unicodedata.normalize("NFC", value).split()))
         parts = _SPLIT_AUTHORS.split(value) if split else [value]
         out.extend(p.strip() for p in parts if p.strip())
     return list(dict.fromkeys(out))
@@ -92,7 +93,8 @@ def clean_body(bodies: pd.Series, sources: pd.Series) -> pd.Series:
 def content_hash(df: pd.DataFrame) -> pd.Series:
     """What makes two versions the same story: title, authors, body (dates excluded on purpose:
     dateModified moves without edits)."""
-    keys = df["title"] + "\x1f" + df["authors"].map("\x1e".join) + "\x1f" + df["body"]
+    keys = (df["title"].fillna("").astype("str") + "\x1f" + df["authors"].map("\x1e".join)
+            + "\x1f" + df["body"].fillna("").astype("str"))
     return keys.map(lambda k: hashlib.sha256(k.encode("utf-8")).hexdigest()).astype("str")
 
 

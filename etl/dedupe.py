@@ -17,7 +17,7 @@ def within_batch(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     dropped = []
     latest = ~df.duplicated("article_id", keep="last")
     dup = df[~latest].copy()
-    dup["duplicate_of"] = dup["article_id"]
+    dup["duplicate_of"] = dup["article_id"]  # an older crawl of the same article
     dropped.append(dup)
     df = df[latest].sort_values(["published_at", "article_id"], kind="stable")
     for key in ("url_key", "content_hash"):
@@ -25,7 +25,8 @@ def within_batch(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             columns={"article_id": "duplicate_of"}
         )
         repeats = df.duplicated(key, keep="first")
-        dup = df[repeats].merge(first, on=key, how="left")
+        dup = df[repeats].drop(columns="duplicate_of", errors="ignore").merge(first, on=key,
+                                                                                how="left")
         dropped.append(dup)
         df = df[~repeats]
     kept = df.sort_values("article_id").reset_index(drop=True)
@@ -47,5 +48,5 @@ def against_loaded(df: pd.DataFrame, loaded: pd.DataFrame) -> tuple[pd.DataFrame
         )
         hits.append(m[m["article_id"] != m["duplicate_of"]][["article_id", "duplicate_of"]])
     hit = pd.concat(hits).drop_duplicates("article_id")
-    dup = df.merge(hit, on="article_id")
+    dup = df.drop(columns="duplicate_of", errors="ignore").merge(hit, on="article_id")
     return df[~df["article_id"].isin(hit["article_id"])].reset_index(drop=True), dup

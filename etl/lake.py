@@ -59,16 +59,17 @@ def _read_partition(path: Path) -> pd.DataFrame:
     return pq.read_table(path, schema=arrow_schema(for_files=True)).to_pandas()
 
 
-def locate(root: Path, article_ids: Iterable[str]) -> dict[str, Path]:
-    """Where each of these articles is stored now (a changed date moves it to another partition)."""
+def locate(root: Path, article_ids: Iterable[str]) -> dict[str, set[Path]]:
+    """Every partition file holding each of these articles: a changed date moves an article,
+    and a crash mid-move can leave it in two files until the rerun cleans one up."""
     wanted = set(article_ids)
-    found: dict[str, Path] = {}
+    found: dict[str, set[Path]] = {}
     if not root.exists() or not wanted:
         return found
     for frag in ds.dataset(root, format="parquet", partitioning="hive").get_fragments():
         ids = frag.to_table(columns=["article_id"]).column("article_id").to_pylist()
         for article_id in wanted.intersection(ids):
-            found[article_id] = Path(frag.path)
+            found.setdefault(article_id, set()).add(Path(frag.path))
     return found
 
 
@@ -83,6 +84,9 @@ def locked(data_dir: str | Path) -> Iterator[None]:
     with open(root / ".lock", "a+") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
+            # Holding the lock, any temp file left is a killed writer's: readers never saw it.
+            for stale in root.rglob(".tmp-*.parquet"):
+                stale.unlink(missing_ok=True)
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
@@ -130,10 +134,9 @@ def _merge(groups, article_ids, data_dir: str | Path, run_id: str) -> dict[str, 
         old_hash = dict(zip(old["article_id"], old["content_hash"], strict=True))
         first_run = {**dict(zip(old["article_id"], old["first_run_id"], strict=True))}
         for article_id in rows["article_id"]:
-            elsewhere = stored_at.get(article_id)
-            if elsewhere is not None and elsewhere != path:
+            for elsewhere in stored_at.get(article_id, set()) - {path}:
                 moved.setdefault(elsewhere, set()).add(article_id)
-        if any(stored_at.get(a) not in (None, path) for a in rows["article_id"]):
+        if any(stored_at.get(a, set()) - {path} for a in rows["article_id"]):
             first_run |= _first_runs(stored_at, rows["article_id"])
         is_new = ~rows["article_id"].isin(old_hash) & ~rows["article_id"].isin(first_run)
         # Changed content or date: the stored row differs, or it lives in another partition.
@@ -150,8 +153,8 @@ def _merge(groups, article_ids, data_dir: str | Path, run_id: str) -> dict[str, 
         if changed.any():  # keep the versions being replaced before replacing them
             ids = set(rows.loc[changed, "article_id"])
             previous = [old]
-            previous += [_read_partition(p)
-                         for p in {stored_at[a] for a in ids if stored_at.get(a, path) != path}]
+            others = set().union(*(stored_at.get(a, set()) - {path} for a in ids))
+            previous += [_read_partition(p) for p in others]
             previous_rows = pd.concat(previous, ignore_index=True)
             keep_history(previous_rows[previous_rows["article_id"].isin(ids)].assign(
                 source=source), data_dir, run_id)
@@ -200,7 +203,7 @@ def keep_history(previous: pd.DataFrame, data_dir: str | Path, run_id: str) -> N
 
 def _first_runs(stored_at: dict[str, Path], ids: Iterable[str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for path in {stored_at[a] for a in ids if a in stored_at}:
+    for path in set().union(*(stored_at.get(a, set()) for a in ids)):
         old = _read_partition(path)
         out |= dict(zip(old["article_id"], old["first_run_id"], strict=True))
     return out
@@ -228,7 +231,8 @@ def write_quarantine(rows: pd.DataFrame, data_dir: str | Path, window: str) -> N
     """Quarantined rows of one window, in the sibling dataset `lake/quarantine/` (replaced whole,
     so a rerun of the window does not duplicate them)."""
     path = Path(data_dir) / "lake" / "quarantine" / f"window={window}" / PART
-    if rows.empty:
-        path.unlink(missing_ok=True)
-        return
-    write_atomic(pa.Table.from_pandas(rows, preserve_index=False), path)
+    with locked(data_dir):
+        if rows.empty:
+            path.unlink(missing_ok=True)
+            return
+        write_atomic(pa.Table.from_pandas(rows, preserve_index=False), path)

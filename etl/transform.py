@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +32,7 @@ import pyarrow.parquet as pq
 from etl import dedupe, warehouse
 from etl.clean import clean
 from etl.config import utc, window_label
+from etl.fsutil import replace_dir, work_dir
 from etl.lake import write_atomic
 from etl.schema import CRAWL_FIELDS, FIELDS, arrow_schema
 from etl.validate import split_valid
@@ -125,7 +125,9 @@ def _quarantine_rows(invalid: pd.DataFrame, raw: pd.DataFrame) -> list[dict[str,
     rows = []
     for idx, row in invalid.iterrows():
         rows.append({
-            "source": row["source"], "url": row["url"] or f"(no url) {row['article_id']}",
+            "source": row["source"],
+            "url": row["url"] if isinstance(row["url"], str) and row["url"]
+            else f"(no url) {row['article_id']}",
             "stage": "validate", "article_id": row["article_id"], "reason": row["reason"],
             "seen_at": row["crawled_at"] if pd.notna(row["crawled_at"]) else None,
             "payload": json.dumps(raw.loc[idx].to_dict(), default=str, ensure_ascii=False),
@@ -149,11 +151,12 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
               data_dir: str | Path, warehouse_url: str) -> dict[str, Any]:
     start, end = utc(start), utc(end)
     final = staging_dir(data_dir, start, end)
-    work = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
-    (work / "parts").mkdir(parents=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = work_dir(final)
+    (work / "parts").mkdir()
     try:
         summary = _transform(start, end, sources, data_dir, warehouse_url, work)
-        _replace_dir(work, final)
+        replace_dir(work, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info("transform figures: %s", json.dumps(summary, default=str, sort_keys=True))
@@ -252,12 +255,3 @@ def _write_batch(parts: list[Path], kept: pd.DataFrame, out: Path, schema: pa.Sc
 
 def staged_partitions(folder: Path) -> list[Path]:
     return sorted((folder / "batch").glob("source=*/published_month=*/part-0.parquet"))
-
-
-def _replace_dir(new: Path, final: Path) -> None:
-    """Swap a finished staging folder into place; readers see the old or the new one."""
-    old = final.parent / f".old-{final.name}-{uuid.uuid4().hex[:8]}"
-    if final.exists():
-        final.rename(old)
-    new.rename(final)
-    shutil.rmtree(old, ignore_errors=True)

@@ -8,6 +8,7 @@ row, so a crash leaves the previous state and a retry or rerun changes no articl
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -126,12 +127,31 @@ def engine(url: str) -> sa.Engine:
     return eng
 
 
+_MIGRATING = threading.Lock()
+
+
 def create_schema(eng: sa.Engine) -> None:
-    """Create missing tables. Two runs starting together may race to create the same table:
-    the loser sees "already exists" and simply checks again."""
+    """Bring the warehouse to the newest schema: ``alembic upgrade head`` with migrations/.
+
+    Called at the start of every load, so it must be cheap when there is nothing to do, safe when
+    two runs call it together (migrations/env.py takes a PostgreSQL advisory lock; SQLite
+    transactions begin IMMEDIATE, see engine()) and must adopt a warehouse created before
+    migrations existed (the baseline revision creates only what is missing). One transaction:
+    a failed migration leaves the previous schema. A residual "already exists" race (an engine
+    not made by engine(), say) is retried: the next attempt sees the winner's tables."""
+    from alembic import command
+    from alembic.config import Config
+
+    # Built in code: no alembic.ini and no particular working directory needed at run time.
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parents[1] / "migrations"))
     for attempt in range(3):
         try:
-            metadata.create_all(eng)
+            # Alembic keeps its running context in module globals: threads of one process
+            # take turns (processes are serialised by the database, above).
+            with _MIGRATING, eng.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
             return
         except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
             if "already exists" not in str(exc).lower() and "duplicate" not in str(exc).lower():
@@ -184,13 +204,26 @@ def upsert_articles(conn: sa.Connection, batch: pd.DataFrame, run_id: str) -> di
     """Insert new articles, update those whose content hash changed, leave the rest untouched."""
     if batch.empty:
         return {"inserted": 0, "updated": 0, "unchanged": 0}
+    if conn.dialect.name == "postgresql" and batch["article_id"].is_unique:
+        # COPY into a staging table and one set-based merge (etl/pgcopy.py). A batch naming an
+        # id twice (etl.dedupe never makes one) stays row by row: a single INSERT ... ON CONFLICT
+        # cannot touch one row twice.
+        from etl import pgcopy
+
+        return pgcopy.upsert_articles(conn, batch, run_id)
+    return _upsert_rows(conn, batch, run_id)
+
+
+def _upsert_rows(conn: sa.Connection, batch: pd.DataFrame, run_id: str) -> dict[str, int]:
+    """The generic path (SQLite; PostgreSQL for the odd batch): row by row via executemany."""
     stored = lookup(conn, "article_id", batch["article_id"].tolist())
     known = dict(zip(stored["article_id"], stored["content_hash"], strict=True))
-    # SQLite hands timestamps back naive; they were stored in UTC.
-    when = pd.to_datetime(stored["published_at"]).dt.tz_localize(None)
+    # SQLite hands timestamps back naive (stored in UTC); PostgreSQL aware in the session's zone.
+    when = pd.to_datetime(stored["published_at"], utc=True).dt.tz_localize(None)
     stored_pub = dict(zip(stored["article_id"], when, strict=True))
     is_new = ~batch["article_id"].isin(known)
-    moved = batch["article_id"].map(stored_pub).ne(batch["published_at"].dt.tz_localize(None))
+    moved = batch["article_id"].map(stored_pub).ne(
+        batch["published_at"].dt.tz_convert("UTC").dt.tz_localize(None))
     changed = (batch["article_id"].map(known).ne(batch["content_hash"]) | moved) & ~is_new
     todo = batch[is_new | changed].assign(first_run_id=run_id, last_run_id=run_id)
     if changed.any():

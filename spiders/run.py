@@ -21,7 +21,8 @@ from typing import Any
 
 from etl.config import utc as _utc
 from etl.config import window_label
-from spiders.sources import REPO_ROOT, load_sources
+from etl.fsutil import replace_dir, sweep, work_dir
+from spiders.sources import REPO_ROOT, Source, load_sources
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,12 @@ def crawl(
         raise ValueError(f"empty interval: {start} .. {end}")
     src = load_sources(sources_file)[source]
     out = window_dir(data_dir, source, start, end)
-    out.mkdir(parents=True, exist_ok=True)
-    stats_path = out / "stats.json"
-    stats_path.unlink(missing_ok=True)  # the window is incomplete until a new one is written
-    parts = {name: out / f".{name}.jsonl.tmp" for name in ("articles", "rejects", "fetched")}
+    # Everything is written into a hidden work folder and swapped in whole at the end, so two
+    # crawls of one window never mix files and a killed crawl leaves the last good one intact.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sweep(out.parent)
+    work = work_dir(out)
+    parts = {name: work / f"{name}.jsonl" for name in ("articles", "rejects", "fetched")}
     settings: dict[str, Any] = {
         "FEEDS": {
             parts["articles"].as_uri(): {"format": "jsonlines", "overwrite": True,
@@ -69,8 +72,8 @@ def crawl(
             parts["fetched"].as_uri(): {"format": "jsonlines", "overwrite": True,
                                         "item_classes": ["spiders.items.FetchItem"]},
         },
-        "NIGHTDESK_STATS_PATH": str(out / ".stats.json.tmp"),
-        "LOG_FILE": str(out / "crawl.log"),
+        "NIGHTDESK_STATS_PATH": str(work / "stats.partial.json"),
+        "LOG_FILE": str(work / "crawl.log"),
         "LOG_FILE_APPEND": False,
         **src.scrapy_settings(),
     }
@@ -90,11 +93,9 @@ def crawl(
             server = stack.enter_context(ReplicaServer(**kwargs))
             addr = f"127.0.0.1:{server.port}"
         if addr:
-            from spiders.sites.moscowtimes import HOSTS
-
             settings |= {
                 "NIGHTDESK_REPLICA_ADDR": addr,
-                "NIGHTDESK_REPLICA_HOSTS": list(HOSTS),
+                "NIGHTDESK_REPLICA_HOSTS": _routed_hosts(src),
                 "DOWNLOAD_HANDLERS": {
                     "http": "spiders.replica_routing.ReplicaRoutingHandler",
                     "https": "spiders.replica_routing.ReplicaRoutingHandler",
@@ -106,25 +107,37 @@ def crawl(
         if warehouse_url and not refetch:
             from etl.warehouse import export_known
 
-            known = out / "known.json"
+            known = work / "known.json"
             export_known(warehouse_url, source, start, end, known)
-        _run_scrapy(src.spider, source, start, end, Path(sources_file), settings, out, known)
+        _run_scrapy(src.spider, source, start, end, Path(sources_file), settings, work, known)
 
-    tmp_stats = out / ".stats.json.tmp"
-    if not tmp_stats.exists():
-        raise CrawlError(f"crawl of {source} died before writing its stats; see {out/'crawl.log'}")
-    stats = json.loads(tmp_stats.read_text(encoding="utf-8"))
+    partial = work / "stats.partial.json"
+    if not partial.exists():
+        raise CrawlError(f"crawl of {source} died before writing its stats; "
+                         f"see {work / 'crawl.log'}")
+    stats = json.loads(partial.read_text(encoding="utf-8"))
     figures = _figures(stats)
     figures.update(source=source, mode=src.mode, where=where, window_dir=str(out),
                    interval_start=start.isoformat(), interval_end=end.isoformat())
-    _judge(source, figures, max_failed_share, out)
-    for name, part in parts.items():
-        os.replace(part, out / f"{name}.jsonl")
+    _judge(source, figures, max_failed_share, work)  # a failed crawl's folder stays for a look
     stats["nightdesk/mode"] = src.mode
-    tmp_stats.write_text(json.dumps(stats, indent=1, sort_keys=True), encoding="utf-8")
-    tmp_stats.replace(stats_path)
+    (work / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True),
+                                     encoding="utf-8")
+    partial.unlink()
+    replace_dir(work, out)
     log.info("crawl figures: %s", json.dumps(figures, sort_keys=True))
     return figures
+
+
+def _routed_hosts(src: Source) -> list[str]:
+    """The hosts a replica_addr stands in for: the Moscow Times' own, else the source's URLs'."""
+    if src.spider == "moscowtimes":
+        from spiders.sites.moscowtimes import HOSTS
+
+        return list(HOSTS)
+    from spiders.discovery import hosts
+
+    return hosts(src.discovery_urls)
 
 
 def _run_scrapy(spider: str, source: str, start: datetime, end: datetime, sources_file: Path,
@@ -163,6 +176,9 @@ def _figures(stats: dict[str, Any]) -> dict[str, Any]:
         "pages_fetched": n("nightdesk/article_requests") - n("nightdesk/article_failed"),
         "parse_failed": n("nightdesk/parse_failed"),
         "out_of_window": n("nightdesk/out_of_window"),
+        "not_article": n("nightdesk/not_article"),
+        "max_urls_hit": n("nightdesk/max_urls_hit"),
+        "max_sitemap_depth_hit": n("nightdesk/max_sitemap_depth_hit"),
         "items": n("nightdesk/articles"),
         "new_requested": n("nightdesk/article_requests_new"),
         "changed_requested": n("nightdesk/article_requests_changed"),

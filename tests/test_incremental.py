@@ -34,7 +34,7 @@ def two_nights(tmp_path_factory, seed_path):
 
 
 def test_backlog_night_loads_everything_once(two_nights, seed_path):
-    data, url, first, _ = two_nights
+    _, _, first, _ = two_nights
     want = expected_ids(seed_path, datetime(2021, 12, 1, tzinfo=UTC), BACKLOG_END)
     assert first["warehouse"]["moscowtimes"]["inserted"] == len(want)
     assert first["crawls"][0]["article_requests"] == len(want)
