@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCES = REPO_ROOT / "sources" / "demo.toml"
@@ -21,6 +23,10 @@ POLITENESS_SETTINGS = {
     "retry_times": "RETRY_TIMES",
     "user_agent": "USER_AGENT",
 }
+
+
+DEFAULT_MAX_URLS = 5000
+DEFAULT_MAX_SITEMAP_DEPTH = 3
 
 
 class SourceConfigError(ValueError):
@@ -40,6 +46,19 @@ class Source:
     # instead of starting the bundled replica.
     replica_addr: str | None = None
     politeness: dict[str, Any] = field(default_factory=dict)
+    # Generic sources (spider "news"): discovery inputs besides `feeds`, and their bounds.
+    sitemaps: tuple[str, ...] = ()
+    home: str | None = None
+    timezone: str = "UTC"  # IANA name for dates a site gives without an offset
+    allowed_domains: tuple[str, ...] = ()  # empty: derived from the hosts of the URLs above
+    max_urls: int = DEFAULT_MAX_URLS
+    max_sitemap_depth: int = DEFAULT_MAX_SITEMAP_DEPTH
+
+    @property
+    def discovery_urls(self) -> tuple[str, ...]:
+        """Every configured feed, sitemap and home page URL."""
+        extra = (self.newsmap, self.sitemap_index, self.home)
+        return (*self.feeds, *self.sitemaps, *(u for u in extra if u))
 
     def scrapy_settings(self) -> dict[str, Any]:
         return {POLITENESS_SETTINGS[k]: v for k, v in self.politeness.items()}
@@ -55,7 +74,8 @@ def _source(entry: dict[str, Any], path: Path) -> Source:
         if not isinstance(entry.get(required), str) or not entry[required]:
             raise SourceConfigError(f"{where}: '{required}' is required")
     known = {"name", "spider", "feeds", "newsmap", "sitemap_index", "replica", "replica_now",
-             "replica_addr", "politeness"}
+             "replica_addr", "politeness", "sitemaps", "home", "timezone", "allowed_domains",
+             "max_urls", "max_sitemap_depth"}
     unknown = set(entry) - known
     if unknown:
         raise SourceConfigError(f"{where}: unknown keys {sorted(unknown)}")
@@ -71,6 +91,7 @@ def _source(entry: dict[str, Any], path: Path) -> Source:
         now = datetime.fromisoformat(now)
     if now is not None and (not isinstance(now, datetime) or now.tzinfo is None):
         raise SourceConfigError(f"{where}: replica_now must be a datetime with an offset")
+    generic = _generic(entry, where)
     return Source(
         name=entry["name"],
         spider=entry["spider"],
@@ -81,7 +102,65 @@ def _source(entry: dict[str, Any], path: Path) -> Source:
         replica_now=now,
         replica_addr=entry.get("replica_addr"),
         politeness=politeness,
+        **generic,
     )
+
+
+def _url_list(entry: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = entry.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise SourceConfigError(f"{where}: '{key}' must be a list of URLs")
+    for url in value:
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise SourceConfigError(f"{where}: '{key}' holds {url!r}, not an http(s) URL")
+    return tuple(value)
+
+
+def _non_negative_int(entry: dict[str, Any], key: str, default: int, where: str) -> int:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SourceConfigError(f"{where}: '{key}' must be a non-negative integer")
+    return value
+
+
+def _generic(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    """The keys of generic sources, checked: a bad value must fail at load, not mid-crawl."""
+    home = entry.get("home")
+    if home is not None:
+        _url_list({"home": [home]}, "home", where)
+    timezone = entry.get("timezone", "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise SourceConfigError(f"{where}: timezone {timezone!r} is not an IANA zone") from None
+    domains = entry.get("allowed_domains", [])
+    if not isinstance(domains, list) or not all(isinstance(d, str) and d for d in domains):
+        raise SourceConfigError(f"{where}: 'allowed_domains' must be a list of host names")
+    if any("/" in d or ":" in d for d in domains):
+        raise SourceConfigError(f"{where}: 'allowed_domains' takes host names, not URLs")
+    values = {
+        "sitemaps": _url_list(entry, "sitemaps", where),
+        "home": home,
+        "timezone": timezone,
+        "allowed_domains": tuple(d.lower() for d in domains),
+        "max_urls": _non_negative_int(entry, "max_urls", DEFAULT_MAX_URLS, where),
+        "max_sitemap_depth": _non_negative_int(entry, "max_sitemap_depth",
+                                           DEFAULT_MAX_SITEMAP_DEPTH, where),
+    }
+    feeds = entry.get("feeds", [])
+    if entry.get("spider") == "news":  # the Moscow Times spider has always taken feeds as given
+        feeds = list(_url_list(entry, "feeds", where))
+    configured = [*feeds, *values["sitemaps"],
+                  *filter(None, (home, entry.get("newsmap"), entry.get("sitemap_index")))]
+    if entry.get("spider") == "news" and not configured:
+        raise SourceConfigError(f"{where}: a news source needs feeds, sitemaps or home")
+    allowed = values["allowed_domains"]
+    for url in configured if allowed else ():
+        # Offsite filtering would drop a configured URL silently; refuse the config instead.
+        host = (urlsplit(url).hostname or "").lower()
+        if not any(host == d or host.endswith("." + d) for d in allowed):
+            raise SourceConfigError(f"{where}: {url!r} is outside allowed_domains {list(allowed)}")
+    return values
 
 
 def load_sources(path: str | Path = DEFAULT_SOURCES) -> dict[str, Source]:

@@ -20,9 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -33,23 +32,16 @@ from lxml import etree
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from spiders import discovery as disc
 from spiders.extract import extract
 from spiders.htmltools import NotAnArticle
 from spiders.items import ArticleItem, FetchItem, RejectItem
 from spiders.sites import moscowtimes as site
-from spiders.sources import load_sources
+from spiders.spiders._base import NightdeskSpider, Parsed, now_iso
 
 NEWSMAP_DAYS = 30
 NEWSMAP_MAX_URLS = 100
 _MONTHLY = re.compile(r"/(\d{4})-(\d{1,2})\.xml$")
-_XML = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
-
-
-def _xml(body: bytes) -> etree._Element:
-    root = etree.fromstring(body, parser=_XML)
-    if root is None:
-        raise ValueError("not XML, even with recovery")
-    return root
 
 
 def _local(root: etree._Element, path: str) -> list[etree._Element]:
@@ -63,23 +55,24 @@ def _child_text(el: etree._Element, path: str) -> str | None:
     return (found[0].text or "").strip() if found else None
 
 
-class MoscowTimesSpider(scrapy.Spider):
+def _aware(when: disc.Stamp | None) -> datetime | None:
+    """Only exact times select Moscow Times articles (its feeds and sitemaps all carry them)."""
+    return when if isinstance(when, datetime) and when.tzinfo is not None else None
+
+
+class MoscowTimesSpider(NightdeskSpider):
     name = "moscowtimes"
     allowed_domains: ClassVar[list[str]] = list(site.ALLOWED_DOMAINS)
 
     def __init__(self, source: str, start: str, end: str, sources_file: str,
                  known_file: str | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
+        super().__init__(source, start, end, sources_file, **kwargs)
         # article_id -> {"url", "signal"} of what earlier runs fetched; {} = fetch everything
         self.known: dict[str, dict[str, Any]] = (
             json.loads(Path(known_file).read_text(encoding="utf-8")) if known_file else {}
         )
         self.candidates: dict[str, str] = {}  # site id -> URL, found in the window
         self.signals: dict[str, str] = {}  # site id -> change signal from the full-body feed
-        self.source = load_sources(sources_file)[source]
-        self.window = (datetime.fromisoformat(start), datetime.fromisoformat(end))
-        if any(t.tzinfo is None for t in self.window):
-            raise ValueError("start and end must carry a UTC offset")
         self.tz = ZoneInfo(site.TIMEZONE)
         self.seen_ids: set[str] = set()
         self.pending = 0  # phase-1 discovery responses still outstanding
@@ -89,9 +82,6 @@ class MoscowTimesSpider(scrapy.Spider):
         self.discovery_ok = True
 
     # -- requests ---------------------------------------------------------------------------
-    def _stat(self, key: str, n: int = 1) -> None:
-        self.crawler.stats.inc_value(f"nightdesk/{key}", n)
-
     def _discovery(self, url: str, callback, *, phase1: bool = True) -> Iterator[scrapy.Request]:
         # Our own de-duplication: a request Scrapy's dupefilter dropped silently would leave
         # phase 1 waiting forever for its response.
@@ -146,9 +136,6 @@ class MoscowTimesSpider(scrapy.Spider):
         new, old = self.signals.get(sid), known.get("signal")
         return new is not None and old is not None and new != old
 
-    def _in_window(self, when: datetime | None) -> bool:
-        return when is not None and self.window[0] <= when < self.window[1]
-
     async def start(self) -> AsyncIterator[scrapy.Request]:
         requests = [*self._discovery(site.CHANGE_FEED, self.parse_change_feed)]
         for feed in self.source.feeds:
@@ -165,22 +152,32 @@ class MoscowTimesSpider(scrapy.Spider):
             yield from self._fetch_candidates()
             yield from self._phase2()
 
+    def _read(self, response: Response, parse: Callable[[bytes, str], Parsed],
+              ) -> tuple[Parsed | None, list[RejectItem]]:
+        """A discovery document through spiders.discovery; unreadable ones are rejected."""
+        result, rejects = self._read_document(response.url,
+                                              lambda: parse(response.body, response.url))
+        if rejects:
+            self.discovery_ok = False
+        return result, rejects
+
     def parse_feed(self, response: Response) -> Iterator[Any]:
-        root = _xml(response.body)
-        items = _local(root, "item") or _local(root, "entry")
-        for item in items:
-            link = _child_text(item, "link") or next(iter(_local(item, "link")), None)
-            if isinstance(link, etree._Element):
-                link = link.get("href")
-            raw_date = _child_text(item, "pubDate") or _child_text(item, "published")
-            when = _feed_date(raw_date)
-            if link and self._in_window(when):
-                self._candidate(response.urljoin(link))
+        feed, rejects = self._read(response, disc.parse_feed)
+        yield from rejects
+        for entry in feed.entries if feed else ():
+            if self._in_window(_aware(entry.published)):
+                self._candidate(entry.url)
         yield from self._phase1_done()
 
     def parse_change_feed(self, response: Response) -> Iterator[Any]:
         """The full-body feed: a hash of each item's body is the article's change signal."""
-        for item in _local(_xml(response.body), "item"):
+        try:
+            root = disc.parse_xml(response.body, response.url).root
+        except disc.DiscoveryError as exc:
+            self.discovery_ok = False
+            yield self._unreadable(response.url, exc.reason, "discovery_unparseable")
+            root = etree.Element("rss")
+        for item in _local(root, "item"):
             sid = site.site_id(_child_text(item, "link") or "")
             if sid is None:
                 continue
@@ -188,25 +185,27 @@ class MoscowTimesSpider(scrapy.Spider):
                                                  create_parent="div").text_content()
             text = " ".join(body.split())
             self.signals[sid] = "rss-body:" + hashlib.sha256(text.encode()).hexdigest()[:32]
-            if self._in_window(_feed_date(_child_text(item, "pubDate"))):
+            if self._in_window(_aware(disc.parse_date(_child_text(item, "pubDate")))):
                 self._candidate(response.urljoin(_child_text(item, "link") or ""))
         yield from self._phase1_done()
 
     def parse_newsmap_index(self, response: Response) -> Iterator[Any]:
-        for loc in _local(_xml(response.body), "sitemap/loc"):
-            if loc.text and loc.text.strip():
-                yield from self._discovery(loc.text.strip(), self.parse_newsmap)
+        index, rejects = self._read(response, disc.parse_sitemap)
+        yield from rejects
+        for ref in index.sitemaps if index else ():
+            yield from self._discovery(ref.loc, self.parse_newsmap)
         yield from self._phase1_done()
 
     def parse_newsmap(self, response: Response) -> Iterator[Any]:
+        newsmap, rejects = self._read(response, disc.parse_sitemap)
+        yield from rejects
         dates = []
-        for url in _local(_xml(response.body), "url"):
-            loc = _child_text(url, "loc")
-            when = _feed_date(_child_text(url, "news/publication_date"))
+        for url in newsmap.urls if newsmap else ():
+            when = _aware(url.news.publication_date) if url.news else None
             if when is not None:
                 dates.append(when)
-            if loc and self._in_window(when):
-                self._candidate(loc)
+            if self._in_window(when):
+                self._candidate(url.loc)
         self.newsmap_dates.extend(dates)
         if len(dates) >= NEWSMAP_MAX_URLS:  # a full sitemap has dropped older articles
             self.newsmap_full_oldest.append(min(dates))
@@ -239,26 +238,26 @@ class MoscowTimesSpider(scrapy.Spider):
 
     def parse_sitemap_index(self, response: Response) -> Iterator[Any]:
         months = {(d.year, d.month) for d in self.moscow_days()}
-        for loc in _local(_xml(response.body), "sitemap/loc"):
-            m = _MONTHLY.search(loc.text or "")
+        index, rejects = self._read(response, disc.parse_sitemap)
+        yield from rejects
+        for ref in index.sitemaps if index else ():
+            m = _MONTHLY.search(ref.loc)
             if m and (int(m.group(1)), int(m.group(2))) in months:
-                yield from self._discovery(loc.text.strip(), self.parse_monthly, phase1=False)
+                yield from self._discovery(ref.loc, self.parse_monthly, phase1=False)
 
     def parse_monthly(self, response: Response) -> Iterator[Any]:
         days = self.moscow_days()
-        for loc in _local(_xml(response.body), "url/loc"):
-            url = (loc.text or "").strip()
-            if site.url_date(url) in days:
-                self._candidate(url)
+        monthly, rejects = self._read(response, disc.parse_sitemap)
+        yield from rejects
+        for url in monthly.urls if monthly else ():
+            if site.url_date(url.loc) in days:
+                self._candidate(url.loc)
         yield from self._fetch_candidates()
 
     def discovery_failed(self, failure: Failure) -> Iterator[Any]:
-        self._stat("discovery_failed")
         self.discovery_ok = False
-        request = failure.request
-        self.logger.error("discovery failed: %s: %s", request.url, failure.getErrorMessage())
-        yield self._reject(request.url, "discovery", failure)
-        if request.meta.get("phase1"):
+        yield self._discovery_error(failure)
+        if failure.request.meta.get("phase1"):
             yield from self._phase1_done()
 
     # -- articles ---------------------------------------------------------------------------
@@ -268,7 +267,7 @@ class MoscowTimesSpider(scrapy.Spider):
         except (NotAnArticle, AttributeError, UnicodeDecodeError) as exc:
             self._stat("parse_failed")
             yield RejectItem(source=self.source.name, url=response.url, stage="parse",
-                             reason=f"{type(exc).__name__}: {exc}", at=_now())
+                             reason=f"{type(exc).__name__}: {exc}", at=now_iso())
             return
         # An update of a known article is stored whenever it was published; anything else must
         # belong to the window by its own publication time.
@@ -281,7 +280,7 @@ class MoscowTimesSpider(scrapy.Spider):
             self.seen_ids.add(sid)
         record["article_id"] = f"{self.source.name}:{sid}"
         record["source"] = self.source.name
-        record["crawled_at"] = _now()
+        record["crawled_at"] = now_iso()
         for key in ("published_at", "modified_at"):
             if record[key] is not None:
                 record[key] = record[key].isoformat()
@@ -290,33 +289,3 @@ class MoscowTimesSpider(scrapy.Spider):
         yield FetchItem(source=self.source.name, article_id=record["article_id"],
                         url=record["url"], signal=response.meta.get("signal"),
                         fetched_at=record["crawled_at"])
-
-    def article_failed(self, failure: Failure) -> Iterator[Any]:
-        self._stat("article_failed")
-        yield self._reject(failure.request.url, "fetch", failure)
-
-    def _reject(self, url: str, stage: str, failure: Failure) -> RejectItem:
-        response = getattr(failure.value, "response", None)
-        if response is not None:
-            reason = f"HTTP {response.status}"
-        else:
-            reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        return RejectItem(source=self.source.name, url=url, stage=stage, reason=reason, at=_now())
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _feed_date(raw: str | None) -> datetime | None:
-    """RFC 822 (RSS) or ISO 8601 (Atom, news sitemaps); None when unreadable or naive."""
-    if not raw:
-        return None
-    try:
-        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-    return when if when.tzinfo is not None else None
