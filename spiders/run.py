@@ -180,6 +180,21 @@ def _figures(stats: dict[str, Any]) -> dict[str, Any]:
         "max_urls_hit": n("nightdesk/max_urls_hit"),
         "max_sitemap_depth_hit": n("nightdesk/max_sitemap_depth_hit"),
         "items": n("nightdesk/articles"),
+        "retries_given_up": n("retry/max_reached"),
+        "retry_after_honoured": n("nightdesk/retry_after_honoured"),
+        "retry_after_refused": n("nightdesk/retry_after_refused"),
+        "timeouts": n("downloader/exception_type_count/"
+                      "scrapy.exceptions.DownloadTimeoutError"),
+        "robots_unavailable": n("nightdesk/robots_unavailable"),
+        "crawl_delay": {k.rsplit("/", 1)[1]: v for k, v in stats.items()
+                        if k.startswith("nightdesk/crawl_delay/")},
+        "guard_refused": n("nightdesk/guard_refused"),
+        "redirect_loops": n("nightdesk/redirect_loops"),
+        "offsite_redirects": n("nightdesk/offsite_redirects"),
+        "offsite_filtered": n("offsite/filtered"),
+        "encoding_rejected": n("nightdesk/encoding_rejected"),
+        "too_large": n("nightdesk/too_large"),
+        "requests_dropped": n("nightdesk/requests_dropped"),
         "new_requested": n("nightdesk/article_requests_new"),
         "changed_requested": n("nightdesk/article_requests_changed"),
         "known_skipped": n("nightdesk/known_skipped"),
@@ -201,7 +216,8 @@ def _judge(source: str, f: dict[str, Any], max_failed_share: float, out: Path) -
             f"crawl of {source}: {f['discovery_failed']} of {f['discovery_requests']} feed/sitemap "
             f"requests failed, so articles may be missing {log_hint}"
         )
-    lost = f["article_failed"] + f["parse_failed"]
+    # A request the scheduler dropped calls no errback: its URL would otherwise leave no trace.
+    lost = f["article_failed"] + f["parse_failed"] + f["requests_dropped"]
     if f["article_requests"] and lost / f["article_requests"] > max_failed_share:
         raise CrawlError(
             f"crawl of {source}: {lost} of {f['article_requests']} article pages failed to fetch "

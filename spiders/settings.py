@@ -3,7 +3,14 @@
 Scrapy's library defaults are not polite or safe (robots.txt ignored, 180 s timeouts, 1 GiB pages,
 no throttling); each value below is chosen on purpose. A source may override only the politeness
 keys listed in spiders/sources.py (e.g. the loopback replica needs no delay).
+
+What Scrapy does not do at all (Retry-After, Crawl-delay, robots.txt outages, an address guard,
+redirect loops and off-site redirects with a reason, pages in a wrong encoding) is done by the
+downloader middlewares in spiders/middlewares.py; README.md, "Faults and politeness", has the
+policies.
 """
+
+import os
 
 BOT_NAME = "nightdesk"
 SPIDER_MODULES = ["spiders.spiders"]
@@ -15,11 +22,12 @@ USER_AGENT = "NightdeskBot/0.1 (nightly news archiver; +https://github.com/night
 ROBOTSTXT_OBEY = True
 
 # Politeness: at most 2 requests in flight per site, 1 s (randomised 0.5-1.5 s) between them,
-# and AutoThrottle backs off further when the site slows down.
+# and AutoThrottle backs off further when the site slows down. (DOWNLOAD_DELAY_JITTER = 0.5 is
+# what RANDOMIZE_DOWNLOAD_DELAY = True meant; Scrapy 2.19 deprecates the latter.)
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1.0
-RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_DELAY_JITTER = 0.5
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
@@ -32,10 +40,44 @@ DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
 
-# Transient failures are retried; 429 included (Retry-After handling is issue 5's fault suite).
+# Transient failures are retried; 429 included. Retries wait (PoliteRetryMiddleware): Retry-After
+# is honoured up to NIGHTDESK_RETRY_AFTER_MAX s (a longer one gives the URL up at once), and
+# without it retries back off 1 s, 2 s, 4 s. Scrapy alone retries at once and ignores Retry-After.
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [408, 429, 500, 502, 503, 504, 522, 524]
+NIGHTDESK_RETRY_AFTER_MAX = 60.0
+NIGHTDESK_RETRY_BACKOFF = 1.0
+
+# robots.txt: Crawl-delay is honoured up to NIGHTDESK_MAX_CRAWL_DELAY s (a host asking for more is
+# not crawled this run); a robots.txt answering 5xx/429 or not at all disallows its host for the
+# run (Google's rule), where Scrapy alone would crawl everything.
+NIGHTDESK_MAX_CRAWL_DELAY = 60.0
+
+# The address guard refuses loopback, private, link-local, multicast and reserved addresses
+# (checked on the resolved address, before connecting), so a redirect or a link cannot point the
+# crawler at the machine's or the network's own services. A replica crawl may reach only its
+# replica. Addresses or networks listed here (comma-separated in the environment variable,
+# e.g. "10.1.2.3,192.168.0.0/24") are allowed anyway, e.g. a proxy-less intranet mirror.
+NIGHTDESK_ALLOWED_ADDRESSES = [
+    a.strip() for a in os.environ.get("NIGHTDESK_ALLOWED_ADDRESSES", "").split(",") if a.strip()
+]
+
+# Order matters (lower numbers see requests first and responses last); see spiders/middlewares.py.
+DOWNLOADER_MIDDLEWARES = {
+    # right after OffsiteMiddleware (50): off-site hosts are never resolved; before robots.txt
+    "spiders.middlewares.AddressGuardMiddleware": 60,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "spiders.middlewares.PoliteRobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "spiders.middlewares.PoliteRetryMiddleware": 550,
+    # below decompression (590), so it checks the bytes the parser will see
+    "spiders.middlewares.EncodingCheckMiddleware": 575,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "spiders.middlewares.SizeLimitMiddleware": 590,
+    # above RedirectMiddleware (600), so it judges each 3xx before it is followed
+    "spiders.middlewares.RedirectPolicyMiddleware": 610,
+}
 
 # Stateless crawling: no cookies (no consent walls or sessions to carry), no telnet console.
 COOKIES_ENABLED = False
@@ -46,7 +88,10 @@ HTTPCACHE_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"
 FEED_STORE_EMPTY = True
 
-EXTENSIONS = {"spiders.extensions.StatsDump": 500}
+EXTENSIONS = {
+    "spiders.extensions.StatsDump": 500,
+    "spiders.middlewares.DropAccounting": 510,  # a dropped request must leave a trace
+}
 # spiders/run.py sets these per crawl.
 NIGHTDESK_STATS_PATH = None
 NIGHTDESK_REPLICA_ADDR = None  # "127.0.0.1:PORT" routes the site's hosts to a local replica
