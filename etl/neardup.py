@@ -1,43 +1,53 @@
 """Near-duplicate detection: MinHash sketches, an LSH index kept across runs, and `duplicate_of`
 cluster labels (never deletion: the pipeline decides what to do with a copy).
 
-The rule (bench/neardup_eval.py measures it; the defaults below come from there). For a
-candidate pair, let E be the earlier published article and N the later one. N is a near-duplicate
-of E when
+Use (one run; the index file lives between runs):
 
-    containment(N in E) >= threshold        almost all of N's text is already in E, and
-    J(N, E) >= min_jaccard  or  lead J >= min_lead     it shares E's text or opens like E, and
-    not a continuation                      N is not E plus a block of new text at one end
+    index = NearDupIndex.load(path) if path.exists() else NearDupIndex()
+    df["duplicate_of"] = index.assign_clusters(df["article_id"], index.sketch(df["body"]),
+                                               df["published_at"]).to_numpy()
+    index.save(path)
 
-over 5-word shingles. Clusters are the connected components of these pairs; each article's
-`duplicate_of` is its cluster's earliest published member (None for that member).
+The rule (bench/neardup_eval.py measures it; the defaults come from there). For a candidate
+pair, E is the earlier published article and N the later one, over 5-word shingles. N is a
+near-duplicate of E when it is
+
+    a copy:     containment(N in E) >= threshold, J(N, E) >= min_jaccard, and N is not a
+                continuation (at least 5 % larger than E with its lead or tail unlike E's:
+                E plus a block of new text at one end); or
+    an excerpt: N at most half of E, N's lead like E's (J >= min_lead) and contained in it
+                (>= threshold), whole-text containment at least EXCERPT_SANITY.
+
+Clusters are the connected components of these pairs; each article's `duplicate_of` is its
+cluster's earliest published member (None for that member and for articles with no copy).
 
 - Syndicated copies (another site's header/footer, a few sentences edited, retitled, reflowed,
-  quotes changed) keep nearly all their text in the original, in either publication order.
+  quotes changed) keep nearly all their text in the original, whichever was published first.
 - A teaser (the lead + "read more") is contained in the original: a duplicate. Jaccard misses it
-  (the teaser is a few per cent of the original), so a second LSH table over each article's lead
-  (first 64 shingles) finds these pairs.
+  (a teaser is a few per cent of the original), so a second LSH table over each article's lead
+  (its first 64 shingles) finds these pairs and the leads measure the containment.
 - A correction (re-issued with a corrected fact and a note) is a version of the same story: a
-  duplicate, so that the pipeline can show the cluster's latest version.
+  duplicate (not "a different story"), so that the pipeline can show the cluster's latest
+  version.
 - A live blog's next update keeps the older entries and adds new ones at the top or the bottom.
   It is NOT a duplicate of the older update: it brings new reporting, and flagging it would hide
-  the most complete version behind the first. Jaccard is high for such pairs; the directional
-  containment is lower, and the "continuation" test (N at least 10 % larger than E, and its lead
-  or its tail unlike E's) rejects most of the rest. An update adding only a sentence or two is
-  textually a copy and is clustered (a known limit).
+  the most complete version behind the first. Jaccard is high for such pairs; containment of the
+  newer text in the older is lower, and the continuation test rejects most of the rest. An update
+  that adds one short entry (under ~15 % new text) is textually a copy and is clustered: a known
+  limit, measured by the evaluation.
 - Two stories from one template (market report, weather) share boilerplate and differ in facts:
-  not duplicates while the boilerplate is under `threshold` of the text (a template story that is
-  90 % boilerplate cannot be told from a copy by its text).
+  not duplicates while the boilerplate is under `threshold` of the text. A story that is 90 %
+  template cannot be told from a copy by its text.
 - Titles are not hashed: syndicators rewrite headlines, and different stories share them. Pass
   bodies only.
 
-Containment is estimated one-sidedly: under each permutation, min(E) > min(N) only when the
-minimum of E ∪ N lies in N \\ E, so the share of such permutations estimates |N \\ E| / |E ∪ N|;
-with the exact shingle counts that gives |N \\ E| / |N|. It is exact when N is contained in E
-(no permutation disagrees), which is what makes short teasers measurable.
+Containment is estimated one-sidedly: under a permutation, min(E) > min(N) exactly when the
+minimum of E ∪ N lies in N \\ E, so the share of such permutations estimates |N \\ E| / |E ∪ N|,
+and the exact shingle counts turn that into |N \\ E| / |N|. No permutation disagrees when N is
+contained in E, so containment near 1 is measured precisely even for a short N.
 
 Hashing is pure numpy and stable across processes and machines (no Python `hash()`): a chunk of
-bodies becomes one array of code points, tokens (lowercased, NFKC `\\w+`) are hashed with a
+bodies becomes one array of code points, tokens (NFKC, lowercased `\\w+`) are hashed with a
 polynomial prefix hash, 5 consecutive token hashes make a shingle, and MinHash uses the
 multiply-add-shift universal family h(x) = (a*x + b mod 2**64) >> 32 (Dietzfelbinger), the
 division-free counterpart of (a*x + b) mod p.
@@ -45,12 +55,12 @@ division-free counterpart of (a*x + b) mod p.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,22 +70,24 @@ SIG_DTYPE = np.uint32
 EMPTY = np.iinfo(SIG_DTYPE).max  # every slot of an empty body's signature
 
 # Chosen with bench/neardup_eval.py.
-DEFAULT_THRESHOLD = 0.8  # containment of the later article in the earlier one
-DEFAULT_MIN_JACCARD = 0.2  # whole-text similarity that makes a pair worth a containment test
+DEFAULT_THRESHOLD = 0.85  # containment of the later article in the earlier one
+DEFAULT_MIN_JACCARD = 0.1  # whole-text similarity that makes a pair worth a containment test
 DEFAULT_MIN_LEAD = 0.5  # ... or similarity of the leads (teasers are a few % of the original)
-CONTINUATION_GROWTH = 1.1  # a continuation is at least 10 % longer than the earlier article
-CONTINUATION_EDGE = 0.3  # ... and its lead or tail shares less than this with the earlier one
+CONTINUATION_GROWTH = 1.05  # a continuation is at least 5 % longer than the earlier article
+CONTINUATION_EDGE = 0.4  # ... and its lead or tail shares less than this with the earlier one
+EXCERPT_SANITY = 0.25  # an excerpt's whole-text containment, however coarse, is at least this
 
 EDGE_SHINGLES = 64  # lead = the first 64 shingles, tail = the last 64 (~ one paragraph)
 EDGE_PERM = 48  # permutations of the lead and tail sketches
 
 _U64 = np.uint64
-_CHUNK_CHARS = 1 << 21  # text per tokenising chunk (~2 M code points, ~100 MB of temporaries)
+_CHUNK_CHARS = 1 << 20  # text per tokenising chunk (~1 M code points, ~80 MB of temporaries)
 _BLOCK_CELLS = 1 << 20  # shingles x permutations per MinHash block (8 MB: stays in cache)
+_FLUSH_ROWS = 1 << 16  # rows added before they are merged into the index arrays (~60 MB)
 _FORMAT = "nightdesk-neardup-1"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Sketches:
     """Sketches of a batch of bodies: `sigs` [n, num_perm] MinHash of all shingles, `sizes` [n]
     distinct shingle counts (0: no words; such a body never matches), `lead` and `tail`
@@ -128,7 +140,7 @@ _BASE = _U64(0x100000001B3)  # odd, hence invertible modulo 2**64
 _BASE_INV = _U64(pow(0x100000001B3, -1, 1 << 64))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=2)  # chunks are all about _CHUNK_CHARS long: one or two sizes
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     """BASE**i and BASE**-i modulo 2**64 for i < n (numpy integer arrays wrap modulo 2**64)."""
     pw = np.empty(n, np.uint64)
@@ -147,10 +159,10 @@ def _nfkc(text: str) -> str:
 def _token_hashes(bodies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Hash every token of every body: (hashes uint64 [m], owning body int64 [m]), in text order.
 
-    One string per chunk, not one per token: bodies are joined with NUL (not a word character,
-    so no token spans two bodies), lowercased and NFKC-normalised once, and turned into code
-    points. A token's hash is sum(c_j * BASE**j) over its characters, taken from a prefix sum
-    and shifted back by BASE**-start, then mixed.
+    One string per chunk, not one per token: bodies are NFKC-normalised, joined with NUL (not a
+    word character, so no token spans two bodies), lowercased and turned into code points. A
+    token's hash is sum(c_j * BASE**j) over its characters, taken from a prefix sum and shifted
+    back by BASE**-start, then mixed.
     """
     text = "\x00".join(_nfkc(b.replace("\x00", " ")) for b in bodies).lower()
     cps = np.frombuffer(text.encode("utf-32-le"), np.uint32)
@@ -202,7 +214,9 @@ def _distinct(keys: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Each body's distinct keys, sorted by body. np.unique hashes before sorting in numpy 2.x;
     a sort and a neighbour comparison are ~30x faster."""
     packed = np.sort((owner.astype(np.uint64) << _U64(32)) | keys)
-    packed = packed[np.concatenate([[True], packed[1:] != packed[:-1]])]
+    first = np.ones(len(packed), bool)
+    first[1:] = packed[1:] != packed[:-1]
+    packed = packed[first]
     return packed & _U64(0xFFFFFFFF), (packed >> _U64(32)).astype(np.int64)
 
 
@@ -314,7 +328,9 @@ def _as_utc_micros(values: Sequence[object] | pd.Series | np.ndarray) -> np.ndar
 
 def _unique_sorted(values: np.ndarray) -> np.ndarray:
     values = np.sort(values)
-    return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values
+    first = np.ones(len(values), bool)
+    first[1:] = values[1:] != values[:-1]
+    return values[first]
 
 
 class _Bands:
@@ -324,14 +340,18 @@ class _Bands:
 
     def __init__(self, sigs: np.ndarray, live: np.ndarray, rows: int) -> None:
         self.rows = rows
-        keys = self.keys(sigs[live])
-        order = np.argsort(keys, axis=1, kind="stable")  # stable: older rows first
-        self.sorted = np.take_along_axis(keys, order, axis=1)
-        self.members = live[order]
+        bands = sigs.shape[1] // rows
+        self.sorted = np.empty((bands, len(live)), np.uint32)
+        self.members = np.empty((bands, len(live)), np.int32)
+        for band in range(bands):  # one band at a time: bounded temporaries for 1M rows
+            keys = self.keys(sigs[live, band * rows: (band + 1) * rows])[0]
+            order = np.argsort(keys, kind="stable")  # stable: older rows first
+            self.sorted[band] = keys[order]
+            self.members[band] = live[order]
 
     def keys(self, sigs: np.ndarray) -> np.ndarray:
-        """uint32 [bands, n]."""
-        v = sigs.reshape(len(sigs), -1, self.rows).astype(np.uint64)
+        """uint32 [bands, n] for signature columns that are whole bands."""
+        v = sigs.reshape(len(sigs), sigs.shape[1] // self.rows, self.rows)
         key = np.zeros(v.shape[:2], np.uint64)
         for j in range(self.rows):
             key = key * _U64(0x9E3779B97F4A7C15) + v[:, :, j]
@@ -351,7 +371,7 @@ class _Bands:
             if total:  # expand each [lo, lo + count) range without a Python loop
                 offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts)
                 found_q.append(np.repeat(queries, counts))
-                found_m.append(members[offsets + np.arange(total)])
+                found_m.append(members[offsets + np.arange(total)].astype(np.int64))
         if not found_q:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         return np.concatenate(found_q), np.concatenate(found_m)
@@ -379,9 +399,12 @@ class NearDupIndex:
         self._published = np.empty(0, np.int64)  # UTC microseconds
         self._roots = np.empty(0, object)
         self._data = Sketches.concat([], num_perm)
+        self._pending: list[dict[str, np.ndarray]] = []  # added, not merged yet
+        self._pending_rows = 0
         self._tables: tuple[_Bands, _Bands] | None = None  # built lazily after changes
 
     def __len__(self) -> int:
+        self._flush()
         return len(self._ids)
 
     def sketch(self, bodies: Iterable[str | None]) -> Sketches:
@@ -400,16 +423,41 @@ class NearDupIndex:
         if sketches.sigs.shape[1] != self.num_perm:
             raise ValueError(f"sketches have {sketches.sigs.shape[1]} permutations, "
                              f"the index {self.num_perm}")
-        fresh = ~pd.Series(ids_arr).duplicated(keep="last").to_numpy()
-        kept = ~np.isin(self._ids, ids_arr[fresh])
-        self._ids = np.concatenate([self._ids[kept], ids_arr[fresh]])
-        self._published = np.concatenate(
-            [self._published[kept], _as_utc_micros(published_at)[fresh]])
-        self._roots = np.concatenate([self._roots[kept], ids_arr[fresh]])
-        self._data = Sketches.concat([self._data[kept], sketches[fresh]], self.num_perm)
+        # Appended lazily, merged every _FLUSH_ROWS rows: streaming a million articles in small
+        # chunks must neither copy the index once per chunk nor hold every chunk twice.
+        self._pending_rows += len(ids_arr)
+        self._pending.append({"ids": ids_arr, "roots": ids_arr,
+                              "published": _as_utc_micros(published_at), "sigs": sketches.sigs,
+                              "sizes": sketches.sizes, "lead": sketches.lead,
+                              "tail": sketches.tail})
         self._tables = None
+        if self._pending_rows >= _FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Merge what `add` appended, one column at a time, releasing each column's parts and
+        its previous version as it goes: the peak is the index plus one column, not twice the
+        index."""
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        ids = np.concatenate([self._ids, *(p.pop("ids") for p in pending)])
+        latest = ~pd.Series(ids).duplicated(keep="last").to_numpy()
+        keep = None if latest.all() else latest  # replaced ids: drop their older rows
+
+        def merged(old: np.ndarray, name: str) -> np.ndarray:
+            column = np.concatenate([old, *(p.pop(name) for p in pending)])
+            return column if keep is None else column[keep]
+
+        self._ids = ids if keep is None else ids[keep]
+        self._roots = merged(self._roots, "roots")
+        self._published = merged(self._published, "published")
+        for name in ("sigs", "sizes", "lead", "tail"):
+            column = merged(getattr(self._data, name), name)
+            self._data = dataclasses.replace(self._data, **{name: column})
 
     def _lsh(self) -> tuple[_Bands, _Bands]:
+        self._flush()
         if self._tables is None:
             live = np.flatnonzero(self._data.sizes > 0)  # empty bodies would all collide
             self._tables = (_Bands(self._data.sigs, live, self.num_perm // self.bands),
@@ -431,7 +479,7 @@ class NearDupIndex:
     def query(self, sketches: Sketches) -> pd.DataFrame:
         """Unverified candidates from the LSH tables: `query` (position in `sketches`), `id` (an
         indexed article), estimated `jaccard` and `lead_jaccard`."""
-        q, r = self._candidates(sketches)
+        q, r = self._candidates(sketches)  # flushes
         return pd.DataFrame({"query": q, "id": self._ids[r].astype(str),
                              "jaccard": jaccard(sketches.sigs[q], self._data.sigs[r]),
                              "lead_jaccard": jaccard(sketches.lead[q], self._data.lead[r])})
@@ -451,10 +499,19 @@ class NearDupIndex:
             contained = containment(d.sigs[later], d.sigs[earlier], n_size, e_size)
             lead = jaccard(d.lead[later], d.lead[earlier])
             tail = jaccard(d.tail[later], d.tail[earlier])
-            related = (jaccard(d.sigs[later], d.sigs[earlier]) >= min_jaccard) | (lead >= min_lead)
+            copy = (contained >= threshold) & (
+                jaccard(d.sigs[later], d.sigs[earlier]) >= min_jaccard)
             continuation = ((n_size >= CONTINUATION_GROWTH * e_size)
                             & (np.minimum(lead, tail) < CONTINUATION_EDGE))
-            keep[lo: lo + len(i)] = (contained >= threshold) & related & ~continuation
+            # A teaser is a few per cent of E: one disagreeing permutation moves the whole-text
+            # containment by |E| / (num_perm |N|), so it is measured on the leads instead (N's
+            # first shingles within E's first shingles), with a loose whole-text sanity bound.
+            lead_contained = containment(d.lead[later], d.lead[earlier],
+                                         np.minimum(n_size, EDGE_SHINGLES),
+                                         np.minimum(e_size, EDGE_SHINGLES))
+            excerpt = ((n_size * 2 <= e_size) & (lead >= min_lead)
+                       & (lead_contained >= threshold) & (contained >= EXCERPT_SANITY))
+            keep[lo: lo + len(i)] = (copy & ~continuation) | excerpt
         return keep
 
     def assign_clusters(self, ids: Sequence[str], sketches: Sketches,
@@ -471,6 +528,7 @@ class NearDupIndex:
         original of the merged cluster; `duplicate_of()` gives the updated labels of the older
         members."""
         self.add(ids, sketches, published_at)
+        self._flush()
         ids_arr = np.asarray(list(ids), dtype=object)
         rows = pd.Index(self._ids).get_indexer(ids_arr)
         q, r = self._candidates(self._data[rows])
@@ -519,6 +577,7 @@ class NearDupIndex:
 
     def duplicate_of(self, ids: Sequence[str] | None = None) -> pd.Series:
         """Current labels, of all articles or of `ids`: the cluster original's id, or None."""
+        self._flush()
         roots = pd.Series(np.where(self._roots == self._ids, None, self._roots), dtype=object,
                           index=pd.Index(self._ids, name="article_id"), name="duplicate_of")
         return roots if ids is None else roots.reindex(list(ids))
@@ -538,6 +597,7 @@ class NearDupIndex:
             flat = pa.array(values.reshape(-1), pa.uint32())
             return pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
 
+        self._flush()
         path = Path(path)
         meta = {"format": _FORMAT, "num_perm": self.num_perm, "bands": self.bands,
                 "shingle": self.shingle, "seed": self.seed, "lead_bands": self.lead_bands,
@@ -573,7 +633,8 @@ class NearDupIndex:
 
         def fixed(name: str) -> np.ndarray:
             column = table[name].combine_chunks()
-            return column.flatten().to_numpy().astype(SIG_DTYPE).reshape(len(column), -1)
+            width = column.type.list_size
+            return column.flatten().to_numpy().astype(SIG_DTYPE).reshape(len(column), width)
 
         index._ids = np.asarray(table["article_id"].to_pylist(), dtype=object)
         index._roots = np.asarray(table["root"].to_pylist(), dtype=object)
