@@ -1,0 +1,151 @@
+"""Publication and modification times, with where each was read.
+
+Evidence in order: the JSON-LD article, then meta tags, microdata, <time datetime> in the
+article, and the date in the URL. A value that carries a UTC offset keeps it (the page's own
+offset). A value without one is a wall-clock time in an unknown zone, resolved with the caller's
+IANA `timezone` (provenance suffixed "+assumed_tz"), or as UTC ("+assumed_utc") when no timezone
+was given; only then, a later candidate stating the same minute with an offset lends its offset.
+A bare date is midnight of that day, resolved the same way, unless a later candidate gives a
+full time on that day.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as fixed_offset
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from spiders.generic.page import Page
+
+_PUBLISHED_META = ("article:published_time", "og:article:published_time", "datepublished",
+                   "itemprop:datepublished",
+                   "published_time", "article_published_time", "parsely-pub-date",
+                   "cxenseparse:publishtime", "pubdate", "publishdate", "publish-date",
+                   "publish_date", "pub_date", "date.available", "dc.date.issued",
+                   "dcterms.issued", "citation_publication_date", "prism.publicationdate",
+                   "dc.date", "date", "published", "sailthru.date", "date.created",
+                   "datecreated")
+_MODIFIED_META = ("article:modified_time", "og:article:modified_time", "datemodified",
+                  "itemprop:datemodified",
+                  "og:updated_time", "modified_time", "article_modified_time",
+                  "last_updated_date", "date.modified", "dcterms.modified",
+                  "cxenseparse:modified_time", "lastmod")
+_URL_DATE = re.compile(r"/(20\d\d|19\d\d)[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|-|$)")
+_ISOISH = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?))?\s*"
+    r"(Z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})?$", re.IGNORECASE)
+_EPOCH = re.compile(r"^\d{10}(?:\d{3})?$")
+
+
+def zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def parse_datetime(raw: str | None) -> tuple[datetime | None, bool]:
+    """(value, naive): an ISO-like timestamp, a bare date or epoch seconds/milliseconds.
+    Naive values come back naive; the caller decides which zone they are in."""
+    if not raw or not isinstance(raw, str):
+        return None, False
+    value = raw.strip()
+    if _EPOCH.match(value):
+        seconds = int(value) / (1000 if len(value) == 13 else 1)
+        if 946684800 <= seconds <= 4102444800:  # 2000 .. 2100: anything else is not a date
+            return datetime.fromtimestamp(seconds, UTC), False
+        return None, False
+    m = _ISOISH.match(value)
+    if not m:
+        return None, False
+    day, clock, offset = m.groups()
+    text = day + ("T" + clock.replace(",", ".") if clock else "")
+    if clock and len(clock.split(":")[0]) == 1:
+        text = day + "T0" + clock
+    if offset:
+        offset = offset.upper()
+        if offset in ("Z", "UTC", "GMT"):
+            offset = "+00:00"
+        elif len(offset) == 3:
+            offset += ":00"
+        text += offset
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None, False
+    if not 1990 <= parsed.year <= 2100:
+        return None, False
+    return parsed, parsed.tzinfo is None
+
+
+def _candidates(page: Page, which: str) -> Iterator[tuple[str, str]]:
+    """(provenance, raw value) in order of evidence."""
+    keys = ("datePublished", "dateCreated") if which == "published" else ("dateModified",)
+    for key in keys:
+        value = page.article.get(key)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, str):
+            yield f"jsonld:{key}", value
+    for key in _PUBLISHED_META if which == "published" else _MODIFIED_META:
+        for value in page.metas.get(key, ()):
+            yield f"meta:{key}", value
+    prop = "datePublished" if which == "published" else "dateModified"
+    for el in page.doc.xpath(f'//*[@itemprop="{prop}"][not(self::meta)]'):
+        value = el.get("datetime") or el.get("content")
+        if value:
+            yield f"microdata:{prop}", value
+    if which == "published":
+        times = page.doc.xpath('//article//time[@datetime] | //time[@pubdate][@datetime]')
+        if not times:
+            times = page.doc.xpath("//time[@datetime]")[:1]
+        for el in times[:3]:
+            yield "time[datetime]", el.get("datetime", "")
+        m = _URL_DATE.search(urlsplit(page.url).path)
+        if m:
+            yield "url", "-".join(m.groups())
+
+
+def _resolve(value: datetime, where: str, tz: ZoneInfo | None) -> tuple[datetime, str]:
+    if tz is not None:
+        # fold=0: an ambiguous wall-clock time (DST fall-back) takes the first occurrence.
+        local = value.replace(tzinfo=tz)
+        offset = local.utcoffset() or timedelta(0)
+        return value.replace(tzinfo=fixed_offset(offset)), f"{where}+assumed_tz"
+    return value.replace(tzinfo=UTC), f"{where}+assumed_utc"
+
+
+def find(page: Page, which: str, tz_name: str | None = None
+         ) -> tuple[datetime | None, str | None]:
+    """The publication ("published") or modification ("modified") time and its provenance."""
+    naive: tuple[datetime, str, bool] | None = None  # (value, provenance, date only)
+    for where, raw in _candidates(page, which):
+        value, is_naive = parse_datetime(raw)
+        if value is None:
+            continue
+        if not is_naive:
+            if naive is None:
+                return value, where
+            first, _, date_only = naive
+            # The first evidence had no offset. A bare date gives way to a full time on that
+            # day. A full wall-clock time takes this candidate's offset only when the caller
+            # named no timezone and it is the same minute (the same statement with its zone);
+            # with a timezone, the operator's zone decides (CMSs also stamp local time 'Z').
+            local = value.replace(tzinfo=None)
+            if date_only and local.date() == first.date():
+                return value, where
+            if tz_name is None and not date_only and \
+                    local.replace(second=0, microsecond=0) == first.replace(second=0,
+                                                                           microsecond=0):
+                return value, where
+            continue
+        if naive is None:
+            naive = (value, where, len(raw.strip()) <= 10)
+    if naive is None:
+        return None, None
+    return _resolve(naive[0], naive[1], zone(tz_name))

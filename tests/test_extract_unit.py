@@ -1,0 +1,325 @@
+"""The extractor's rules on small hand-built pages: author normalisation, time zones, JSON-LD
+@graph, canonical URLs, the body, and NotAnArticle for pages that are not articles."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from spiders.extract import SITE_PARSERS, extract, generic_extract, site_for
+from spiders.generic.authors import split_byline
+from spiders.generic.dates import parse_datetime
+from spiders.htmltools import NotAnArticle
+from spiders.sites import moscowtimes, theguardian
+
+URL = "https://news.example.com/2024/03/10/council-votes-on-budget"
+KEYS = {"site_id", "url", "title", "subtitle", "authors", "published_at", "published_at_from",
+        "modified_at", "modified_at_from", "section", "tags", "language", "description", "body",
+        "image_url", "image_caption", "image_credits", "related_urls"}
+
+SENTENCES = [
+    "The city council voted on Tuesday to approve a revised budget after weeks of debate.",
+    "Members said the plan would fund road repairs, libraries and two new health clinics.",
+    "Opponents argued that the spending was too high for a city still recovering from floods.",
+    "The mayor said the budget balanced the needs of residents with the limits of the treasury.",
+    "A final reading is expected next month, when the council will also set property tax rates.",
+    "Local business groups welcomed the decision but asked for more detail on the timetable.",
+]
+# Twelve distinct paragraphs: enough running text for an article.
+PARAS = SENTENCES + [s[:-1] + ", officials said later in the week." for s in SENTENCES]
+
+
+def article_html(*, head: str = "", byline: str = "", paragraphs: list[str] | None = None,
+                 title: str = "Council approves revised budget after long debate",
+                 ld: object | None = None, lang: str = "en") -> str:
+    paras = paragraphs if paragraphs is not None else PARAS
+    ld_block = (f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+                if ld is not None else "")
+    body = "".join(f"<p>{p}</p>" for p in paras)
+    return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            f"<title>{title} | Example News</title>"
+            f'<meta property="og:site_name" content="Example News">{head}{ld_block}</head>'
+            f'<body><nav><a href="/">Home</a> <a href="/world">World</a></nav>'
+            f"<article><h1>{title}</h1>{byline}<div class='article-body'>{body}</div></article>"
+            f"<footer>Example News 2024</footer></body></html>")
+
+
+def news_ld(**fields: object) -> dict:
+    return {"@context": "https://schema.org", "@type": "NewsArticle",
+            "headline": "Council approves revised budget after long debate", **fields}
+
+
+# --- authors -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("raw", "names"), [
+    ("By Jane Doe and John Roe", ["Jane Doe", "John Roe"]),
+    ("Jane Doe, Reuters", ["Jane Doe", "Reuters"]),
+    ("Jane Doe, Staff Writer", ["Jane Doe"]),
+    ("John Smith, Correspondent", ["John Smith"]),
+    ("By JANE DOE, SENIOR POLITICAL CORRESPONDENT", ["Jane Doe"]),
+    ("Steffan Rhys Deputy Content Hub Director", ["Steffan Rhys"]),
+    ("Updated by Jane Doe", ["Jane Doe"]),
+    ("Written by: Jane Doe", ["Jane Doe"]),
+    ("Jane Doe and John Roe; Photographs by Ann Lee", ["Jane Doe", "John Roe"]),
+    ("Photo: John Smith", []),
+    ("Jane Doe (Image: Getty Images)", ["Jane Doe"]),
+    ("Staff", []),
+    ("Staff reports", []),
+    ("By Staff Reports", []),
+    ("Kate Dore, CFP®", ["Kate Dore"]),
+    ("STEVE PEOPLES", ["Steve Peoples"]),
+    ("chuck-ross", []),  # a CMS slug, not a credit
+    ("https://www.facebook.com/somepage", []),
+    ("Андрей Колесников", ["Андрей Колесников"]),
+    ("A, B, C and D Smith", ["A", "B", "C", "D Smith"]),
+])
+def test_split_byline(raw, names):
+    assert split_byline(raw) == names
+
+
+def test_one_of_several_structured_names_is_not_split():
+    assert split_byline("Marks and Spencer", whole=True) == ["Marks and Spencer"]
+
+
+def test_jsonld_single_string_byline_is_split():
+    html = article_html(ld=news_ld(author="Samya Kullab and Vasilisa Stepanenko"))
+    assert generic_extract(html, URL)["authors"] == ["Samya Kullab", "Vasilisa Stepanenko"]
+
+
+def test_publisher_as_author_is_dropped_without_a_byline():
+    # A house default: the publisher in the author field, nobody credited on the page.
+    html = article_html(ld=news_ld(author={"@type": "Organization", "name": "Example News"},
+                                   publisher={"@type": "Organization", "name": "Example News"}))
+    assert generic_extract(html, URL)["authors"] == []
+
+
+def test_publisher_credited_in_a_visible_byline_is_kept():
+    html = article_html(ld=news_ld(author={"@type": "Person", "name": "Example News"}),
+                        byline='<div class="byline">By Example News with agencies</div>')
+    assert generic_extract(html, URL)["authors"] == ["Example News"]
+
+
+def test_agency_author_that_is_not_the_publisher_is_kept():
+    html = article_html(ld=news_ld(author=[{"@type": "Person", "name": "Jane Doe"},
+                                           {"@type": "Organization", "name": "Reuters"}]),
+                        byline='<div class="byline">By Jane Doe and Reuters</div>')
+    assert generic_extract(html, URL)["authors"] == ["Jane Doe", "Reuters"]
+
+
+def test_meta_authors_and_inverted_dublin_core_names():
+    html = article_html(head='<meta name="dc.creator" content="Brazil, Rachel">'
+                             '<meta name="dc.creator" content="You, Xiaoying">'
+                             '<meta property="og:type" content="article">')
+    assert generic_extract(html, URL)["authors"] == ["Rachel Brazil", "Xiaoying You"]
+
+
+def test_no_author_rather_than_a_guess():
+    # A lone CMS account name in microdata and image credits are not bylines.
+    html = article_html(
+        head='<meta property="og:type" content="article">',
+        byline='<span itemprop="author" itemscope><meta itemprop="name" content="eddie"></span>'
+               '<meta itemprop="author" content="(Image: Getty Images)">')
+    assert generic_extract(html, URL)["authors"] == []
+
+
+def test_byline_lists_more_authors_than_jsonld():
+    # JSON-LD names only the first author; the byline links every one, in order.
+    html = article_html(
+        ld=news_ld(author={"@type": "Person", "name": "Anna Petrova"}),
+        byline='<div class="article__byline">By <a href="/author/anna-petrova">Anna Petrova</a>'
+               ' and <a href="/author/ivan-ivanov">Ivan Ivanov</a></div>')
+    assert generic_extract(html, URL)["authors"] == ["Anna Petrova", "Ivan Ivanov"]
+
+
+# --- dates and time zones ----------------------------------------------------------------------
+
+def dated(value: str, where: str = "ld") -> str:
+    if where == "ld":
+        return article_html(ld=news_ld(datePublished=value))
+    return article_html(head=f'<meta property="article:published_time" content="{value}">'
+                             '<meta property="og:type" content="article">')
+
+
+def test_offset_is_kept_as_the_page_gives_it():
+    row = generic_extract(dated("2024-03-10T14:05:00+05:30"), URL, timezone="Europe/London")
+    assert row["published_at"] == datetime(2024, 3, 10, 8, 35, tzinfo=UTC)
+    assert row["published_at"].utcoffset() == timedelta(hours=5, minutes=30)
+    assert row["published_at_from"] == "jsonld:datePublished"
+
+
+def test_naive_time_is_resolved_in_the_given_zone():
+    row = generic_extract(dated("2024-07-01T12:00:00"), URL, timezone="America/New_York")
+    assert row["published_at"] == datetime(2024, 7, 1, 16, 0, tzinfo=UTC)  # EDT, -04:00
+    assert row["published_at"].utcoffset() == timedelta(hours=-4)
+    assert row["published_at_from"] == "jsonld:datePublished+assumed_tz"
+    winter = generic_extract(dated("2024-01-15T12:00:00"), URL, timezone="America/New_York")
+    assert winter["published_at"].utcoffset() == timedelta(hours=-5)  # EST
+
+
+def test_naive_time_without_a_zone_is_read_as_utc_and_says_so():
+    row = generic_extract(dated("2024-07-01T12:00:00", "meta"), URL)
+    assert row["published_at"] == datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
+    assert row["published_at_from"] == "meta:article:published_time+assumed_utc"
+
+
+def test_unknown_zone_name_falls_back_to_utc():
+    row = generic_extract(dated("2024-07-01T12:00:00"), URL, timezone="Mars/Olympus")
+    assert row["published_at"] == datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
+    assert row["published_at_from"].endswith("+assumed_utc")
+
+
+def test_bare_date_gives_way_to_a_full_time_on_that_day():
+    html = article_html(head='<meta name="dc.date" content="2024-03-10">'
+                             '<meta name="parsely-pub-date" content="2024-03-10T09:15:00Z">'
+                             '<meta property="og:type" content="article">')
+    row = generic_extract(html, URL)
+    assert row["published_at"] == datetime(2024, 3, 10, 9, 15, tzinfo=UTC)
+    assert row["published_at_from"] == "meta:parsely-pub-date"
+
+
+def test_time_element_and_url_date_are_the_last_resort():
+    html = article_html(head='<meta property="og:type" content="article">',
+                        byline='<time datetime="2024-03-10T08:00:00+01:00">10 March</time>')
+    row = generic_extract(html, URL)
+    assert row["published_at_from"] == "time[datetime]"
+    assert row["published_at"] == datetime(2024, 3, 10, 7, 0, tzinfo=UTC)
+    bare = generic_extract(article_html(head='<meta property="og:type" content="article">'),
+                           URL, timezone="Europe/Berlin")
+    assert bare["published_at_from"] == "url+assumed_tz"
+    assert bare["published_at"] == datetime(2024, 3, 10, tzinfo=timezone(timedelta(hours=1)))
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("2026-06-05T17:20:55+0000", datetime(2026, 6, 5, 17, 20, 55, tzinfo=UTC)),
+    ("2024-04-30 16:38:37 +02:00", datetime(2024, 4, 30, 14, 38, 37, tzinfo=UTC)),
+    ("2024-08-08T08:00Z", datetime(2024, 8, 8, 8, 0, tzinfo=UTC)),
+    ("1750680000000", datetime(2025, 6, 23, 12, 0, tzinfo=UTC)),  # epoch milliseconds
+    ("next Tuesday", None),
+    ("1970-01-01T00:00:00Z", None),
+])
+def test_parse_datetime_forms(raw, expected):
+    value, naive = parse_datetime(raw)
+    assert value == expected
+    assert not naive
+
+
+# --- JSON-LD -----------------------------------------------------------------------------------
+
+def test_jsonld_graph_with_id_references_and_type_arrays():
+    graph = {"@context": "https://schema.org", "@graph": [
+        {"@type": "WebSite", "@id": "https://news.example.com/#website", "name": "Example News"},
+        {"@type": "Organization", "@id": "https://news.example.com/#org", "name": "Example News"},
+        {"@type": "Person", "@id": "https://news.example.com/#/person/1", "name": "Jane Doe"},
+        {"@type": "WebPage", "@id": URL, "datePublished": "2020-01-01T00:00:00Z"},
+        {"@type": ["NewsArticle", "Article"], "@id": URL + "#article",
+         "headline": "Council approves revised budget after long debate",
+         "author": {"@id": "https://news.example.com/#/person/1"},
+         "publisher": {"@id": "https://news.example.com/#org"},
+         "datePublished": "2024-03-10T09:00:00+01:00",
+         "dateModified": "2024-03-10T11:30:00+01:00",
+         "articleSection": ["Politics", "Local"], "keywords": ["budget", "council"],
+         "inLanguage": "en-GB", "mainEntityOfPage": {"@id": URL}},
+    ]}
+    row = generic_extract(article_html(ld=graph), URL)
+    assert row["title"] == "Council approves revised budget after long debate"
+    assert row["authors"] == ["Jane Doe"]
+    assert row["published_at"] == datetime(2024, 3, 10, 8, 0, tzinfo=UTC)
+    assert row["published_at_from"] == "jsonld:datePublished"
+    assert row["modified_at_from"] == "jsonld:dateModified"
+    assert row["section"] == "Politics"
+    assert row["tags"] == ["budget", "council"]
+
+
+def test_broken_jsonld_is_skipped_and_entities_are_decoded():
+    html = article_html(
+        head='<script type="application/ld+json">{"@type": "NewsArticle",,, </script>'
+             '<meta property="og:type" content="article">'
+             '<meta property="og:title" content="Council&#8217;s budget passes | Example News">')
+    html = html.replace("<h1>", "<h1 hidden>")
+    row = generic_extract(html, URL)
+    assert row["title"] == "Council’s budget passes"
+
+
+def test_articlebody_with_paragraphs_is_the_body_when_complete():
+    text = "\n\n".join(PARAS)
+    html = article_html(ld=news_ld(articleBody=text), paragraphs=PARAS[:4])
+    assert generic_extract(html, URL)["body"].split("\n\n") == PARAS
+
+
+# --- the record --------------------------------------------------------------------------------
+
+def test_record_shape_and_body_layout():
+    row = generic_extract(article_html(ld=news_ld()), URL)
+    assert set(row) == KEYS
+    assert row["site_id"] is None
+    paragraphs = row["body"].split("\n\n")
+    assert paragraphs == PARAS
+    assert all(p and "\n" not in p and "  " not in p for p in paragraphs)
+    assert row["language"] == "en"
+
+
+def test_canonical_url_only_when_on_the_same_site():
+    same = article_html(ld=news_ld(), head=f'<link rel="canonical" href="{URL}?amp=0">')
+    assert generic_extract(same, URL + "?utm_source=x")["url"] == URL + "?amp=0"
+    other = article_html(ld=news_ld(),
+                         head='<link rel="canonical" href="https://aggregator.example.org/x">')
+    assert generic_extract(other, URL)["url"] == URL
+
+
+def test_boilerplate_paragraphs_are_dropped():
+    junk = ["Sign up for our daily newsletter to get the best stories in your inbox.",
+            "Advertisement", "Photo: Jane Doe/Reuters", "Share this article",
+            "© 2024 Example News. All rights reserved."]
+    html = article_html(ld=news_ld(), paragraphs=[*PARAS[:6], *junk, *PARAS[6:]])
+    body = generic_extract(html, URL)["body"]
+    assert all(j not in body for j in junk)
+    assert body.split("\n\n") == PARAS
+
+
+def test_dispatch_by_host():
+    assert site_for("https://www.theguardian.com/world/2024/feb/24/x") is theguardian
+    assert site_for("https://www.themoscowtimes.com/2022/01/31/x-a1") is moscowtimes
+    assert site_for(URL) is None
+    assert all(hasattr(s, attr) for s in SITE_PARSERS
+               for attr in ("NAME", "HOSTS", "ALLOWED_DOMAINS", "TIMEZONE", "site_id", "parse"))
+    assert extract(article_html(ld=news_ld()), URL, timezone="UTC")["site_id"] is None
+    assert theguardian.site_id("https://www.theguardian.com/world/2024/feb/24/x-y") == \
+        "world/2024/feb/24/x-y"
+    assert theguardian.site_id("https://www.theguardian.com/world") is None
+
+
+# --- not articles ------------------------------------------------------------------------------
+
+def _front(og_type: str = "website", ld: object | None = None) -> str:
+    cards = "".join(
+        f'<li><a href="/2024/03/{i:02d}/story-{i}">Council story number {i} about the city '
+        f"budget and what it means</a></li>" for i in range(1, 30))
+    ld_block = (f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+                if ld is not None else "")
+    return (f'<html lang="en"><head><title>World | Example News</title>'
+            f'<meta property="og:type" content="{og_type}">{ld_block}</head>'
+            f'<body><h1>World</h1><ul class="teasers">{cards}</ul></body></html>')
+
+
+@pytest.mark.parametrize(("html", "reason"), [
+    ("", "empty"),
+    ("   ", "empty"),
+    (_front(), "og:type website"),
+    (_front(og_type="", ld={"@type": "CollectionPage", "name": "World"}), "CollectionPage"),
+    (_front(og_type=""), "teaser links"),
+    ('<html><head><title>Watch: the council vote</title><meta property="og:type" '
+     'content="video.other"></head><body><h1>Watch: the council vote</h1><video src="v.mp4">'
+     "</video><p>Watch the vote.</p></body></html>", "video"),
+    ('<html><head><title>Before you continue</title></head><body><form class="consent">'
+     "<button>Accept all cookies</button><button>Reject all</button></form></body></html>",
+     "consent"),
+    ('<html><head><title>Just a moment...</title></head><body><p>Checking your browser '
+     "before accessing the site. Please enable JavaScript and cookies.</p></body></html>",
+     "block"),
+    (article_html(ld=news_ld(), paragraphs=["Short note."]), "short body"),
+])
+def test_non_articles_raise_with_a_reason(html, reason):
+    with pytest.raises(NotAnArticle, match=reason):
+        generic_extract(html, URL)
