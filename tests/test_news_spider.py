@@ -12,13 +12,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
+from etl import warehouse
+from etl.cli import run
 from spiders.run import CrawlError, crawl
 from spiders.sources import SourceConfigError, load_sources
+from spiders.spiders.news import change_signal, signal_value
 from tests.conftest import SHARED
 from tests.sites import news_site as site
 from tests.sites.server import SiteServer
@@ -188,3 +194,101 @@ def test_sources_validate_generic_keys(tmp_path, server):
     src = load_sources(write_news_sources(tmp_path / "ok.toml", server, home=site.url("/")))
     got = src["testnews"]
     assert (got.timezone, got.max_urls, got.max_sitemap_depth) == ("UTC", 5000, 3)
+
+
+# -- incremental crawls -------------------------------------------------------------------------
+
+INCREMENTAL_IN = {"ap", "cnbc", "freebeacon", "gateway", "intercept"}
+
+
+def test_change_signal_is_the_latest_modification_offered():
+    tz = ZoneInfo("America/New_York")
+    naive = datetime(2023, 4, 28, 16, 0)  # 20:00Z in New York
+    assert change_signal([("lastmod", naive)], tz) == "lastmod:2023-04-28T20:00:00+00:00"
+    later = datetime(2023, 4, 28, 21, tzinfo=UTC)
+    assert change_signal([("lastmod", naive), ("updated", later)], tz) == (
+        "updated:2023-04-28T21:00:00+00:00")
+    # equal times: the sitemap's lastmod, whatever order the documents arrived in
+    same = datetime(2023, 4, 28, 20, tzinfo=UTC)
+    assert change_signal([("updated", same), ("lastmod", naive)], tz) == (
+        "lastmod:2023-04-28T20:00:00+00:00")
+    # a date alone is later than every time of its (local) day
+    assert change_signal([("lastmod", date(2023, 4, 28)), ("updated", later)], tz) == (
+        "lastmod:2023-04-28")
+    assert change_signal([], tz) is None
+    # where a time was read is not compared, only the time
+    assert signal_value("lastmod:2023-04-28") == signal_value("updated:2023-04-28")
+    assert signal_value("rss-body:ab12") == "rss-body:ab12"
+
+
+def test_incremental_crawls_fetch_only_new_and_changed(tmp_path):
+    """Four nights through spiders.run.crawl, transform and load into a SQLite warehouse: all of
+    the window, then nothing while the site is unchanged, then only the article whose lastmod
+    moved, and a later window still picks up a change of an article it does not cover."""
+    if not FUNDUS.exists():
+        pytest.fail(f"the fundus_en fixtures are required and missing: {FUNDUS}")
+    wh_url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    with SiteServer(site.build_routes(SHARED)) as server:  # its own: revise() edits the site
+        sources = write_news_sources(
+            tmp_path / "sources.toml", server, sitemaps=[site.url("/inc/sitemap.xml")],
+            feeds=[site.url("/feeds/atom.xml"), site.url("/inc/feed.json")])
+
+        def night(run_id: str, days: int = 0) -> tuple[dict, dict, set[str]]:
+            server.reset_log()
+            shift = timedelta(days=days)
+            result = run((site.START + shift).isoformat(), (site.END + shift).isoformat(),
+                         sources_file=str(sources), data_dir=str(tmp_path / "data"),
+                         warehouse_url=wh_url, run_id=run_id)
+            assert "/inc/sitemap.xml" in server.paths()  # discovery runs every night
+            return result["crawls"][0], result["warehouse"]["testnews"], fetched(server)
+
+        def crawl_state() -> dict[str, str | None]:
+            with warehouse.engine(wh_url).connect() as conn:
+                return {r.url: r.signal for r in conn.execute(sa.select(warehouse.crawl_state))}
+
+        # 1: everything in the window is new; each stored article's signal is remembered
+        crawl1, wh1, pages = night("night-1")
+        assert pages == INCREMENTAL_IN
+        assert (crawl1["new_requested"], crawl1["changed_requested"]) == (5, 0)
+        assert crawl1["known_skipped"] == 0 and wh1["inserted"] == 5
+        assert crawl_state() == {
+            site.page_url("ap"): "lastmod:2023-04-28T17:45:00+00:00",
+            site.page_url("cnbc"): "updated:2023-04-28T21:00:00+00:00",  # JSON Feed, later
+            site.page_url("freebeacon"): None,  # no listing offers one
+            site.page_url("gateway"): "updated:2023-04-28T19:00:00+00:00",  # Atom
+            site.page_url("intercept"): "lastmod:2023-04-28T16:00:00+00:00",  # = Atom updated
+        }
+
+        # 2: nothing changed: no article page is requested (freebeacon, unsignalled, neither)
+        crawl2, wh2, pages = night("night-2")
+        assert pages == set() and crawl2["article_requests"] == 0
+        assert crawl2["known_skipped"] == 5
+        assert (wh2["inserted"], wh2["updated"]) == (0, 0)
+
+        # 3: the site corrects the AP story and moves its lastmod: that page alone is fetched
+        site.revise(server.routes, "2023-04-29T09:30:00Z", "Revised figures are due in May.")
+        crawl3, wh3, pages = night("night-3")
+        assert pages == {"ap"} and server.paths().count(site.PAGES["ap"].path) == 1
+        assert (crawl3["changed_requested"], crawl3["new_requested"]) == (1, 0)
+        assert crawl3["known_skipped"] == 4
+        assert (wh3["inserted"], wh3["updated"]) == (0, 1)
+        assert crawl_state()[site.page_url("ap")] == "lastmod:2023-04-29T09:30:00+00:00"
+
+        # 4: the next day's window lists none of these as its own, but a change is a change
+        site.revise(server.routes, "2023-04-30T08:00:00Z", "The central bank will respond.")
+        crawl4, wh4, pages = night("night-4", days=1)
+        assert pages == {"ap"} and crawl4["changed_requested"] == 1
+        assert (crawl4["new_requested"], crawl4["known_skipped"]) == (0, 0)
+        assert (wh4["inserted"], wh4["updated"]) == (0, 1)
+
+    with warehouse.engine(wh_url).connect() as conn:
+        versions = conn.execute(sa.select(warehouse.article_versions)).mappings().all()
+        current = {r.article_id: r for r in conn.execute(sa.select(warehouse.articles))}
+    ap = next(a for a in current.values() if a.title.startswith("Mexico"))
+    assert "The central bank will respond." in ap.body and ap.last_run_id == "night-4"
+    assert ap.published_at.replace(tzinfo=UTC) < site.START + timedelta(days=1)  # not its window
+    assert sorted(v["superseded_by_run_id"] for v in versions) == ["night-3", "night-4"]
+    assert {v["article_id"] for v in versions} == {ap.article_id}
+    assert len({v["content_hash"] for v in versions} | {ap.content_hash}) == 3
+    old = {v["superseded_by_run_id"]: v["body"] for v in versions}
+    assert "Revised figures" not in old["night-3"] and "Revised figures" in old["night-4"]

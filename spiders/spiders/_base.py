@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import scrapy
@@ -29,6 +31,14 @@ def extract_page(html: str, url: str, timezone: str) -> dict[str, Any]:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def read_known(known_file: str | None) -> dict[str, dict[str, Any]]:
+    """What earlier runs fetched, {article_id: {"url", "signal"}} as spiders/run.py exports it
+    (etl.warehouse.export_known); no file means nothing is known: fetch everything."""
+    if not known_file:
+        return {}
+    return json.loads(Path(known_file).read_text(encoding="utf-8"))
 
 
 class NightdeskSpider(scrapy.Spider):

@@ -10,6 +10,10 @@ The test window is [2023-04-28 14:00 UTC, 2023-04-29 14:00 UTC). Page dates (the
   ap 17:40Z, cnbc 18:23Z, freebeacon 18:01Z, gateway 18:15Z, intercept 15:54Z   -> in
   washtimes 2023-04-28 13:53:25 without offset -> in only when read as America/New_York
   fox 2023-04-26, reuters 2023-04-25                                            -> out
+
+For incremental crawls, /inc/sitemap.xml (a news sitemap with lastmod) and /inc/feed.json (a JSON
+Feed with date_modified) offer change signals, as /feeds/atom.xml does with `updated`. The site
+changes between two crawls with `revise`, which edits the AP page and bumps its lastmod.
 """
 
 from __future__ import annotations
@@ -123,9 +127,11 @@ def _index(children: list[tuple[str, str | None]]) -> bytes:
             f'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</sitemapindex>').encode()
 
 
-def _news_url(key: str, published: str, title: str, keywords: str = "") -> str:
+def _news_url(key: str, published: str, title: str, keywords: str = "",
+              lastmod: str | None = None) -> str:
     kw = f"<news:keywords>{keywords}</news:keywords>" if keywords else ""
-    return (f"<url><loc>{page_url(key)}</loc><news:news><news:publication>"
+    mod = f"<lastmod>{lastmod}</lastmod>" if lastmod else ""
+    return (f"<url><loc>{page_url(key)}</loc>{mod}<news:news><news:publication>"
             f"<news:name>Test Times</news:name><news:language>en</news:language>"
             f"</news:publication><news:publication_date>{published}</news:publication_date>"
             f"<news:title>{title}</news:title>{kw}</news:news></url>")
@@ -143,6 +149,50 @@ def _news_sitemap() -> bytes:
         f"<url><loc>{page_url('fox')}</loc><lastmod>2023-04-26T18:00:00Z</lastmod></url>",
     ])
     return _urlset(urls, news=True)
+
+
+# The incremental site: (news:publication_date, lastmod) per page. Change signals offered, the
+# latest of each page's listings: ap and intercept by lastmod (intercept's equals its Atom
+# `updated`), cnbc by the JSON Feed's later date_modified, gateway by Atom `updated` only,
+# freebeacon none at all. reuters is out of the window and never fetched.
+INCREMENTAL: dict[str, tuple[str, str | None]] = {
+    "ap": ("2023-04-28T17:40:08Z", "2023-04-28T17:45:00Z"),
+    "cnbc": ("2023-04-28T18:23:00Z", "2023-04-28T20:00:00Z"),
+    "freebeacon": ("2023-04-28T18:01:37Z", None),
+    "gateway": ("2023-04-28", None),
+    "intercept": ("2023-04-28T15:54:24Z", "2023-04-28T16:00:00Z"),
+    "reuters": ("2023-04-25T12:26:15Z", "2023-04-25T13:00:00Z"),
+}
+REVISED = "ap"  # the page `revise` edits
+_REVISED_SENTENCE = b"which offset a 3.2% drop in agriculture and mining."
+
+
+def _inc_sitemap(lastmods: dict[str, str | None]) -> bytes:
+    return _urlset("".join(_news_url(key, published, key, lastmod=lastmods.get(key, lastmod))
+                           for key, (published, lastmod) in INCREMENTAL.items()), news=True)
+
+
+def _inc_json_feed() -> bytes:
+    return json.dumps({
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Test Times",
+        "items": [
+            {"id": "cnbc", "url": page_url("cnbc"), "title": "cnbc",
+             "date_published": "2023-04-28T18:23:00Z", "date_modified": "2023-04-28T21:00:00Z"},
+            {"id": "ap", "url": page_url("ap"), "title": "ap",
+             "date_published": "2023-04-28T17:40:08Z"},
+        ],
+    }).encode()
+
+
+def revise(routes: dict[str, Route], lastmod: str, note: str) -> None:
+    """Correct the AP story as a site does: `note` joins its body, its sitemap lastmod moves."""
+    path = PAGES[REVISED].path
+    body = routes[path].body
+    assert _REVISED_SENTENCE in body
+    routes[path] = Route(body.replace(_REVISED_SENTENCE,
+                                      _REVISED_SENTENCE + b" " + note.encode()))
+    routes["/inc/sitemap.xml"] = Route(_inc_sitemap({REVISED: lastmod}), XML)
 
 
 def _html(title: str, head: str = "", body: str = "") -> bytes:
@@ -224,5 +274,7 @@ def build_routes(shared: Path) -> dict[str, Route]:
             f"<url><loc>{page_url('reuters')}</loc></url>"), XML),
         **_deep_sitemaps(),
         **_broken(),
+        "/inc/sitemap.xml": Route(_inc_sitemap({}), XML),
+        "/inc/feed.json": Route(_inc_json_feed(), "application/feed+json"),
     }
     return routes
