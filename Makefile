@@ -5,9 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nightdesk-installed
+EXTRAS_STAMP := $(VENV)/.nightdesk-extras-installed
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install run test test-fast ui lint lock services bench
+.PHONY: install run test test-fast test-production ui lint lock services browser bench
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,13 +20,27 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+# What the production and browser tests need beyond the lock: the Celery provider and Playwright's
+# client (the `celery` and `browser` extras). A no-op once requirements.lock pins them too.
+$(EXTRAS_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[celery,browser]'
+	@touch $@
+
+## Debian's Chromium for the browser test (CI machines start without it; needs root or sudo).
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium (apt-get)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM) || { echo "no Chromium at $(CHROMIUM)"; exit 1; }
+
 ## The pipeline through Airflow over the demo windows 2022-01-27..2022-02-02 (bundled replica).
 ## Live site: make run NIGHTDESK_SOURCES=sources/live.toml DEMO_FROM=YYYY-MM-DD DEMO_TO=YYYY-MM-DD
 run: $(STAMP)
 	bin/demo
 
-## Every test tier (unit, golden, DAG, end-to-end crawls, PostgreSQL); starts PostgreSQL if down.
-test: $(STAMP) services
+## Every test tier (unit, golden, DAG, end-to-end crawls, PostgreSQL, Celery, browser); starts
+## PostgreSQL and Redis if down, installs Chromium if missing.
+test: $(STAMP) $(EXTRAS_STAMP) services browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -ra
 
@@ -35,6 +52,10 @@ test-fast: $(STAMP)
 ui: $(STAMP)
 	bin/ui
 
+## Production shapes only: Celery and LocalExecutor on PostgreSQL, login, secrets, deploy/, browser.
+test-production: $(STAMP) $(EXTRAS_STAMP) services browser
+	$(PY) -m pytest -q -ra tests/test_production.py tests/test_browser.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
@@ -44,7 +65,13 @@ services:
 ## Re-resolve and pin the dependency set (needs the network to PyPI).
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/pip install -q -e '.[dev]'
+	.venv-lock/bin/pip install -q -e '.[dev,celery,browser]'
 	( echo '# Resolved, pinned set (python 3.11). Regenerate with `make lock`; installs with `make install`.'; \
 	  .venv-lock/bin/pip freeze --exclude-editable | grep -v '^nightdesk' ) > requirements.lock
 	rm -rf .venv-lock
+
+## ETL benchmark on N synthetic raw articles (default N=100000): prints one JSON line with wall_s,
+## rows_per_s, peak_rss_mb, floor_s, naive_s, ratio_to_floor. See bench/README.md.
+.PHONY: bench-etl
+bench-etl: $(STAMP)
+	$(PY) -m bench.etl_bench --n $(or $(N),100000) $(BENCH_ARGS)

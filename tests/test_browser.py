@@ -1,0 +1,99 @@
+"""The Airflow UI as a person sees it: headless Chromium logs in and finds news_pipeline's run.
+
+Debian's Chromium (/usr/bin/chromium, installed by `make browser`, which `make test` runs) is
+driven by Playwright's Python client; Playwright's own browser download is never used (this
+machine reaches no host but the package registries). The screenshots are kept as test artifacts
+in data/test-artifacts/ (git-ignored; NIGHTDESK_TEST_ARTIFACTS moves them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.test_production import TASKS, Stack, stack_env
+
+CHROMIUM = Path(os.environ.get("NIGHTDESK_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(os.environ.get("NIGHTDESK_TEST_ARTIFACTS", REPO / "data" / "test-artifacts"))
+# Quiet and self-contained: no sandbox (root in a container has no user namespaces for it), no
+# GPU, no QUIC, no first-run UI, and no background calls home (updates, sync, components).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(env={}, logs=tmp_path / "component-logs")
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.mark.slow
+def test_the_ui_shows_a_successful_run_with_its_tasks(tmp_path: Path, seed_path: Path,
+                                                      stack: Stack) -> None:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"Chromium is required at {CHROMIUM}: `make browser` installs Debian's "
+                    "chromium package (apt-get), or set NIGHTDESK_CHROMIUM")
+    from playwright.sync_api import expect, sync_playwright
+
+    # One successful run of day 2022-01-31's window, against the replica, in the test's SQLite.
+    stack.env = stack_env(tmp_path, f"sqlite:///{tmp_path / 'airflow.db'}")
+    stack.cli("dags", "test", "news_pipeline", "2022-02-01T02:00:00+00:00", timeout=600)
+    stack.start("api-server")
+    stack.wait_for_api(timeout=120)
+    passwords = Path(stack.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+    password = json.loads(passwords.read_text())["admin"]
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    profile = tmp_path / "chromium-profile"  # a fresh profile: no cookie or cache carried over
+    with sync_playwright() as pw:
+        # headless=True makes Playwright pass --headless itself; a persistent context is how
+        # Playwright takes a --user-data-dir (it refuses the flag among the args).
+        browser = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900})
+        page = browser.pages[0] if browser.pages else browser.new_page()
+        page.set_default_timeout(30_000)
+        try:
+            # Nothing without a login: the DAG's page sends the browser to the login form.
+            page.goto(f"{stack.api}/dags/news_pipeline")
+            page.wait_for_url(re.compile(r"/auth/login"))
+            page.get_by_label(re.compile("username", re.I)).fill("admin")
+            page.get_by_label(re.compile("password", re.I)).fill(password)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(re.compile(r"/dags/news_pipeline$"))
+
+            # The DAG's grid lists its tasks; the latest run's link opens the run.
+            for task_id in TASKS:
+                expect(page.get_by_text(re.compile(rf"^{task_id}\b")).first).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "news_pipeline-dag.png"))
+            page.get_by_role("link", name=re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d")).first.click()
+            page.wait_for_url(re.compile(r"/dags/news_pipeline/runs/"))
+
+            # The run: successful, its window's logical date, six task instances, all successful.
+            expect(page.get_by_text("Success").first).to_be_visible()
+            expect(page.get_by_text("2022-02-01 02:00:00").first).to_be_visible()
+            expect(page.get_by_text("6 Task Instances")).to_be_visible()
+            rows = page.get_by_role("row").filter(has=page.get_by_role("link"))
+            expect(rows).to_have_count(len(TASKS))
+            for task_id in TASKS:
+                row = rows.filter(has=page.get_by_role("link", name=task_id, exact=True))
+                expect(row.get_by_text("Success")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "news_pipeline-run.png"))
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "news_pipeline-failure.png"))
+            raise
+        finally:
+            browser.close()
+            shutil.rmtree(profile, ignore_errors=True)
+    assert (ARTIFACTS / "news_pipeline-run.png").stat().st_size > 10_000
