@@ -142,7 +142,9 @@ def test_three_day_backfill_through_the_scheduler(tmp_path, seed_path):
     port = _free_port()
     env = airflow_env(tmp_path, NIGHTDESK_SOURCES=str(write_sources(tmp_path / "s.toml")),
                       AIRFLOW__API__PORT=str(port),
-                      AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/")
+                      AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+                      # only the backfill's runs: no scheduled run of today's window beside them
+                      AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False")
     airflow = str(REPO / "bin" / "airflow")
 
     def cli(*args: str) -> None:
@@ -154,8 +156,10 @@ def test_three_day_backfill_through_the_scheduler(tmp_path, seed_path):
     cli("backfill", "create", "--dag-id", "news_pipeline", "--from-date", "2021-12-15",
         "--to-date", "2021-12-18")
     cli("dags", "unpause", "news_pipeline")
+    # Each component's output is kept beside the test's metadata DB for a failed run's post-mortem.
     procs = [subprocess.Popen([airflow, component], cwd=REPO, env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=open(tmp_path / f"{component}.log", "wb"),  # noqa: SIM115
+                              stderr=subprocess.STDOUT)
              for component in ("api-server", "scheduler")]
     try:
         deadline = time.monotonic() + 420
