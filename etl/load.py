@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from etl import lake, warehouse
+from etl import clusters, lake, warehouse
 from etl.config import max_quarantine_share, utc, window_label
 from etl.transform import staged_partitions, staging_dir
 
@@ -52,6 +52,9 @@ def load_lake(start: str | datetime, end: str | datetime, *, data_dir: str | Pat
     partitions, quarantine, _ = _staged(data_dir, start, end)
     counts = lake.load_staged(partitions, data_dir, run_id)
     lake.write_quarantine(quarantine, data_dir, window_label(start, end))
+    if clusters.enabled():
+        counts["neardup_index_size"] = clusters.commit_batch(
+            staging_dir(data_dir, start, end) / clusters.STAGED, data_dir)
     log.info("lake load figures: %s", json.dumps(counts, sort_keys=True))
     return counts
 

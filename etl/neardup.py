@@ -540,6 +540,12 @@ class NearDupIndex:
         return pd.Series(np.where(roots == ids_arr, None, roots), dtype=object,
                          index=pd.Index(ids_arr, name="article_id"), name="duplicate_of")
 
+    def absorb(self, batch: NearDupIndex) -> pd.Series:
+        """`assign_clusters` with the articles of another index (a batch staged with `save`)."""
+        batch._flush()
+        return self.assign_clusters(batch._ids, batch._data,
+                                    batch._published.astype("datetime64[us]"))
+
     def _merge(self, a: np.ndarray, b: np.ndarray) -> None:
         """Union the clusters joined by the edges a[k]-b[k]; each cluster's root becomes its
         earliest published member (ties: lowest id)."""

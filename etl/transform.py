@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from etl import dedupe, warehouse
+from etl import clusters, dedupe, warehouse
 from etl.clean import clean
 from etl.config import utc, window_label
 from etl.fsutil import replace_dir, work_dir
@@ -195,16 +195,24 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
                                                 preserve_index=False), part)
             keys.append(valid[list(KEY_COLUMNS)].assign(_part=len(parts),
                                                         _row=np.arange(len(valid))))
+            if clusters.enabled():  # bodies are in memory now; the labels come after dedupe
+                clusters.save_part_sketches(valid["body"], _sketch_file(work, len(parts)))
             parts.append(part)
         manifest[source] = _figures(stats, items, len(rejects))
 
     duplicates = pd.DataFrame(columns=["article_id", "duplicate_of", "source"])
+    labels: pd.Series | None = None
     if keys:
         all_keys = pd.concat(keys, ignore_index=True)
         kept, dup_in = dedupe.within_batch(all_keys)
         kept, dup_loaded = dedupe.against_loaded(kept, _existing(kept, warehouse_url))
         duplicates = pd.concat([dup_in, dup_loaded], ignore_index=True)
-        _write_batch(parts, kept, work / "batch", schema)
+        if clusters.enabled() and len(kept):
+            labels = clusters.label_batch(
+                kept.assign(published_at=kept["published_at"].fillna(kept["crawled_at"])),
+                {i: _sketch_file(work, i) for i in range(len(parts))}, data_dir,
+                work / clusters.STAGED)
+        _write_batch(parts, kept, work / "batch", schema, labels)
     else:
         kept = pd.DataFrame(columns=[*KEY_COLUMNS, "_part", "_row"])
 
@@ -216,6 +224,9 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
         figures["rejected"] = int((q["source"] == source).sum())
         figures["duplicates"] = int((duplicates["source"] == source).sum())
         figures["valid"] = int((kept["source"] == source).sum())
+        figures["near_duplicates"] = int(
+            0 if labels is None else labels[kept["article_id"][kept["source"] == source]]
+            .notna().sum())
     write_atomic(pa.Table.from_pandas(q.astype({"payload": "object"}), preserve_index=False),
                  work / "quarantine.parquet")
     fetched_all = pd.concat(fetched, ignore_index=True).astype("object")
@@ -230,8 +241,14 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
             "quarantined": len(q), "duplicates": len(duplicates), "sources": manifest}
 
 
-def _write_batch(parts: list[Path], kept: pd.DataFrame, out: Path, schema: pa.Schema) -> None:
-    """Copy the surviving rows of every part into one file per lake partition."""
+def _sketch_file(work: Path, part: int) -> Path:
+    return work / "parts" / f"sketch-{part:05d}.npz"
+
+
+def _write_batch(parts: list[Path], kept: pd.DataFrame, out: Path, schema: pa.Schema,
+                 labels: pd.Series | None = None) -> None:
+    """Copy the surviving rows of every part into one file per lake partition, with their
+    near-duplicate labels."""
     keep_rows = kept.groupby("_part")["_row"].apply(np.asarray).to_dict()
     writers: dict[tuple[str, str], pq.ParquetWriter] = {}
     try:
@@ -240,6 +257,12 @@ def _write_batch(parts: list[Path], kept: pd.DataFrame, out: Path, schema: pa.Sc
                 continue
             table = pq.read_table(part, schema=schema).take(np.sort(keep_rows[i]))
             df = table.to_pandas()
+            if labels is not None:
+                column = schema.get_field_index("duplicate_of")
+                table = table.set_column(column, schema.field(column), pa.array(
+                    df["article_id"].map(labels).astype("object").where(lambda v: v.notna(),
+                                                                         None),
+                    pa.string()))
             months = df["published_at"].dt.strftime("%Y-%m")
             for (source, month), idx in df.groupby([df["source"], months]).indices.items():
                 key = (source, month)
