@@ -92,7 +92,7 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
                 **{k: int(crawl.get(k, 0)) for k in ("pages_fetched", "items", "rejected",
                                                       "duplicates", "discovery_requests",
                                                       "article_requests", "known_skipped",
-                                                      "requests")},
+                                                      "requests", "near_duplicates")},
                 **counts,
                 "started_at": started.to_pydatetime() if pd.notna(started) else finished,
                 "finished_at": finished,

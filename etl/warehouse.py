@@ -60,7 +60,8 @@ article_versions = sa.Table(
 )
 
 RUN_FIGURES = ("pages_fetched", "items", "rejected", "duplicates", "unchanged", "inserted",
-               "updated", "discovery_requests", "article_requests", "known_skipped", "requests")
+               "updated", "discovery_requests", "article_requests", "known_skipped", "requests",
+               "near_duplicates")
 
 runs = sa.Table(
     "runs",
@@ -70,7 +71,10 @@ runs = sa.Table(
     sa.Column("interval_start", sa.DateTime(timezone=True), nullable=False),
     sa.Column("interval_end", sa.DateTime(timezone=True), nullable=False),
     sa.Column("mode", sa.String(20)),
-    *[sa.Column(name, sa.BigInteger, nullable=False, default=0) for name in RUN_FIGURES],
+    *[sa.Column(name, sa.BigInteger, nullable=False, default=0) for name in RUN_FIGURES
+      if name != "near_duplicates"],
+    # added by migration 0002: older runs count 0
+    sa.Column("near_duplicates", sa.BigInteger, nullable=False, server_default=sa.text("0")),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -74,7 +74,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def test_one_head_and_the_ini_file_finds_the_scripts():
     # Two people adding a revision on the same parent would make two heads: upgrade would refuse.
-    assert ScriptDirectory.from_config(config()).get_heads() == [HEAD] == ["0001"]
+    heads = ScriptDirectory.from_config(config()).get_heads()
+    assert heads == [HEAD] and len(heads) == 1
 
 
 def test_upgrade_of_an_empty_warehouse_creates_exactly_the_metadata(url):
@@ -113,6 +114,23 @@ def test_second_upgrade_changes_nothing(url):
     upgrade(url)
     assert version(url) == [HEAD]
     assert sql(url, "SELECT run_id FROM runs") == [("r1",)]
+    check(url)
+
+
+def test_runs_recorded_at_the_baseline_get_near_duplicates_zero(url):
+    eng = warehouse.engine(url)
+    with eng.begin() as conn:
+        command.upgrade(config(connection=conn), "0001")
+    eng.dispose()
+    sql(url, "INSERT INTO runs (run_id, source, interval_start, interval_end, pages_fetched, "
+             "items, rejected, duplicates, unchanged, inserted, updated, discovery_requests, "
+             "article_requests, known_skipped, requests, started_at, finished_at) VALUES "
+             "('r0', 's', '2022-01-31 02:00:00+00', '2022-02-01 02:00:00+00', 1, 1, 0, 0, 0, 1, "
+             "0, 1, 1, 0, 2, '2022-02-01 02:00:00+00', '2022-02-01 02:01:00+00')")
+    assert version(url) == ["0001"]
+    upgrade(url)
+    assert version(url) == [HEAD] != ["0001"]
+    assert sql(url, "SELECT run_id, near_duplicates FROM runs") == [("r0", 0)]
     check(url)
 
 
