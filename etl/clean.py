@@ -11,6 +11,8 @@ import re
 import unicodedata
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.schema import LIST_FIELDS, TIMESTAMP_FIELDS
 from spiders.urls import canonical_key
@@ -90,6 +92,17 @@ def clean_body(bodies: pd.Series, sources: pd.Series) -> pd.Series:
     return joined.reindex(bodies.index).fillna("").astype("str")
 
 
+# Python's \w (letters, digits of any script, underscore) in RE2: Arrow counts it about twice as
+# fast as pandas' per-row re.findall.
+_WORD = r"[\p{L}\p{N}_]+"
+
+
+def word_count(bodies: pd.Series) -> pd.Series:
+    words = pc.count_substring_regex(pa.array(bodies.fillna("").astype("str"), pa.large_string(),
+                                              from_pandas=True), _WORD)
+    return pd.Series(words.to_numpy(zero_copy_only=False), index=bodies.index, dtype="int64")
+
+
 def content_hash(df: pd.DataFrame) -> pd.Series:
     """What makes two versions the same story: title, authors, body (dates excluded on purpose:
     dateModified moves without edits)."""
@@ -124,7 +137,7 @@ def clean(raw: pd.DataFrame) -> pd.DataFrame:
     code = r"^([a-z]{2})(?:[-_][a-z0-9]+)*$"
     lang = df["language"].astype("str").str.lower().str.extract(code)[0]
     df["language"] = lang.where(lang.notna(), None)
-    df["word_count"] = df["body"].str.count(r"\w+").astype("int64")
+    df["word_count"] = word_count(df["body"])
     df["content_hash"] = content_hash(df)
     df["url_key"] = df["url"].map(canonical_key, na_action="ignore").astype("str")
     df["duplicate_of"] = None

@@ -35,7 +35,10 @@ def rules(df: pd.DataFrame) -> dict[str, pd.Series]:
     if "url" in df:
         broken["url is not http(s)"] = ~df["url"].astype("str").str.match(r"^https?://[^/\s]+")
     if "body" in df:
-        broken["body has no words"] = df["body"].astype("str").str.count(r"\w+").eq(0)
+        # clean() counted the words already; a frame that did not come from it is counted here
+        words = (df["word_count"] if "word_count" in df
+                 else df["body"].fillna("").astype("str").str.count(r"\w+"))
+        broken["body has no words"] = words.fillna(0).eq(0)
     return broken
 
 
