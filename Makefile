@@ -42,7 +42,7 @@ run: $(STAMP)
 ## PostgreSQL and Redis if down, installs Chromium if missing.
 test: $(STAMP) $(EXTRAS_STAMP) services browser
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --durations=10
 
 ## Everyday loop: skips the Airflow runs and the PostgreSQL tests.
 test-fast: $(STAMP)

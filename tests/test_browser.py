@@ -64,6 +64,8 @@ def test_the_ui_shows_a_successful_run_with_its_tasks(tmp_path: Path, seed_path:
             viewport={"width": 1400, "height": 900})
         page = browser.pages[0] if browser.pages else browser.new_page()
         page.set_default_timeout(30_000)
+        # The grid renders its rows one by one; on a loaded machine that outlasts expect's 5 s.
+        expect.set_options(timeout=30_000)
         try:
             # Nothing without a login: the DAG's page sends the browser to the login form.
             page.goto(f"{stack.api}/dags/news_pipeline")
