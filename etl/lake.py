@@ -21,11 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from etl.schema import FIELD_NAMES, arrow_schema
+from etl.schema import FIELD_NAMES, FIELDS, arrow_schema
 
+LOAD_FIELDS = frozenset(f.name for f in FIELDS if f.origin == "load")
 PART = "part-0.parquet"
 
 
@@ -49,14 +51,9 @@ def write_atomic(table: pa.Table, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _to_table(df: pd.DataFrame) -> pa.Table:
-    schema = arrow_schema(for_files=True)
-    return pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
-
-
-def _read_partition(path: Path) -> pd.DataFrame:
+def _read_partition(path: Path) -> pa.Table:
     # Read the file alone (not as a dataset), so no partition columns are added back.
-    return pq.read_table(path, schema=arrow_schema(for_files=True)).to_pandas()
+    return pq.read_table(path, schema=arrow_schema(for_files=True))
 
 
 def locate(root: Path, article_ids: Iterable[str]) -> dict[str, set[Path]]:
@@ -96,10 +93,14 @@ def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, in
     """Merge a cleaned, deduplicated batch (in memory) into the lake."""
     if batch.empty:
         return _counts()
-    months = batch["published_at"].dt.strftime("%Y-%m")
-    groups = ((src, month, rows) for (src, month), rows in batch.groupby([batch["source"], months]))
+    schema = _batch_schema()
+    table = pa.Table.from_pandas(batch[schema.names], schema=schema, preserve_index=False)
+    months = batch["published_at"].dt.strftime("%Y-%m").to_numpy()
+    groups = ((src, month, table.take(idx)) for (src, month), idx
+              in pd.DataFrame({"s": batch["source"].to_numpy(), "m": months})
+              .groupby(["s", "m"]).indices.items())
     with locked(data_dir):
-        return _merge(groups, batch["article_id"], data_dir, run_id)
+        return _merge(groups, batch["article_id"].tolist(), data_dir, run_id)
 
 
 def load_staged(partitions: list[Path], data_dir: str | Path, run_id: str) -> dict[str, int]:
@@ -111,68 +112,88 @@ def load_staged(partitions: list[Path], data_dir: str | Path, run_id: str) -> di
 
     def groups():
         for path in partitions:
-            rows = pq.read_table(path).to_pandas()
-            yield rows["source"].iloc[0], path.parent.name.split("=", 1)[1], rows
+            rows = pq.read_table(path, schema=_batch_schema())
+            yield rows["source"][0].as_py(), path.parent.name.split("=", 1)[1], rows
 
     with locked(data_dir):
         return _merge(groups(), ids, data_dir, run_id)
+
+
+def _batch_schema() -> pa.Schema:
+    """What a batch brings: every field but those the load fills in."""
+    schema = arrow_schema()
+    return pa.schema([f for f in schema if f.name not in LOAD_FIELDS])
 
 
 def _counts() -> dict[str, int]:
     return {"inserted": 0, "updated": 0, "unchanged": 0, "partitions_written": 0}
 
 
+def _keys(table: pa.Table) -> pd.DataFrame:
+    """The few columns the merge decides on, as pandas (bodies and lists stay in Arrow: turning
+    them into Python objects and back was most of a load's time)."""
+    names = [n for n in ("article_id", "content_hash", "published_at", "first_run_id")
+             if n in table.column_names]
+    return table.select(names).to_pandas()
+
+
 def _merge(groups, article_ids, data_dir: str | Path, run_id: str) -> dict[str, int]:
+    """Merge (source, month, Arrow rows) groups into their partitions, in Arrow."""
     root = articles_root(data_dir)
+    file_schema = arrow_schema(for_files=True)
     counts = _counts()
     stored_at = locate(root, article_ids)
     moved: dict[Path, set[str]] = {}
     for source, month, rows in groups:
-        rows = rows.assign(first_run_id=run_id, last_run_id=run_id)
         path = partition_dir(root, source, month) / PART
-        old = _read_partition(path) if path.exists() else pd.DataFrame(columns=list(FIELD_NAMES))
-        old_hash = dict(zip(old["article_id"], old["content_hash"], strict=True))
-        first_run = {**dict(zip(old["article_id"], old["first_run_id"], strict=True))}
-        for article_id in rows["article_id"]:
+        old = _read_partition(path) if path.exists() else file_schema.empty_table()
+        new_keys, old_keys = _keys(rows), _keys(old)
+        old_hash = dict(zip(old_keys["article_id"], old_keys["content_hash"], strict=True))
+        first_run = dict(zip(old_keys["article_id"], old_keys["first_run_id"], strict=True))
+        ids = new_keys["article_id"]
+        for article_id in ids:
             for elsewhere in stored_at.get(article_id, set()) - {path}:
                 moved.setdefault(elsewhere, set()).add(article_id)
-        if any(stored_at.get(a, set()) - {path} for a in rows["article_id"]):
-            first_run |= _first_runs(stored_at, rows["article_id"])
-        is_new = ~rows["article_id"].isin(old_hash) & ~rows["article_id"].isin(first_run)
+        if any(stored_at.get(a, set()) - {path} for a in ids):
+            first_run |= _first_runs(stored_at, ids)
+        is_new = ~ids.isin(old_hash) & ~ids.isin(first_run)
         # Changed content or date: the stored row differs, or it lives in another partition.
-        old_pub = dict(zip(old["article_id"], old["published_at"], strict=True))
-        changed = ~is_new & (rows["article_id"].map(old_hash).ne(rows["content_hash"])
-                             | rows["article_id"].map(old_pub).ne(rows["published_at"]))
+        old_pub = dict(zip(old_keys["article_id"], old_keys["published_at"], strict=True))
+        changed = ~is_new & (ids.map(old_hash).ne(new_keys["content_hash"])
+                             | ids.map(old_pub).ne(new_keys["published_at"]))
         counts["inserted"] += int(is_new.sum())
         counts["updated"] += int(changed.sum())
         counts["unchanged"] += int((~is_new & ~changed).sum())
         if not (is_new | changed).any():
             continue
-        fresh = rows[is_new | changed].copy()
-        fresh["first_run_id"] = fresh["article_id"].map(first_run).fillna(run_id)
+        todo = (is_new | changed).to_numpy()
+        first = ids[todo].map(first_run).fillna(run_id).astype("object")
+        fresh = rows.filter(pa.array(todo)).drop_columns(["source"])
+        fresh = fresh.append_column(file_schema.field("first_run_id"),
+                                    pa.array(first.to_numpy(), pa.string()))
+        fresh = fresh.append_column(file_schema.field("last_run_id"),
+                                    pa.array([run_id] * len(fresh), pa.string()))
+        fresh = fresh.select(file_schema.names).cast(file_schema)
         if changed.any():  # keep the versions being replaced before replacing them
-            ids = set(rows.loc[changed, "article_id"])
-            previous = [old]
-            others = set().union(*(stored_at.get(a, set()) - {path} for a in ids))
-            previous += [_read_partition(p) for p in others]
-            previous_rows = pd.concat(previous, ignore_index=True)
-            keep_history(previous_rows[previous_rows["article_id"].isin(ids)].assign(
-                source=source), data_dir, run_id)
-        merged = pd.concat(
-            [old[~old["article_id"].isin(fresh["article_id"])], fresh[list(FIELD_NAMES)]],
-            ignore_index=True,
-        ).sort_values("article_id", kind="stable")
-        write_atomic(_to_table(merged.assign(source=source)), path)
+            replaced = pa.array(sorted(set(ids[changed.to_numpy()])), pa.string())
+            others = set().union(*(stored_at.get(a, set()) - {path} for a in replaced.to_pylist()))
+            previous = pa.concat_tables([old, *(_read_partition(p) for p in others)])
+            keep_history(previous.filter(pc.is_in(previous["article_id"], replaced))
+                         .to_pandas().assign(source=source), data_dir, run_id)
+        kept_old = old.filter(pc.invert(pc.is_in(old["article_id"], fresh["article_id"])))
+        merged = pa.concat_tables([kept_old, fresh]).sort_by("article_id")
+        write_atomic(merged, path)
         counts["partitions_written"] += 1
     # Only after the new copies are in place, drop the old ones (a crash in between leaves a
     # second copy that the rerun removes, never a lost row).
     for path, gone in moved.items():
         old = _read_partition(path)
-        keep = old[~old["article_id"].isin(gone)]
-        if keep.empty:
+        keep = old.filter(pc.invert(pc.is_in(old["article_id"], pa.array(sorted(gone),
+                                                                          pa.string()))))
+        if len(keep) == 0:
             path.unlink()
         else:
-            write_atomic(_to_table(keep), path)
+            write_atomic(keep, path)
         counts["partitions_written"] += 1
     return counts
 
@@ -204,8 +225,9 @@ def keep_history(previous: pd.DataFrame, data_dir: str | Path, run_id: str) -> N
 def _first_runs(stored_at: dict[str, Path], ids: Iterable[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for path in set().union(*(stored_at.get(a, set()) for a in ids)):
-        old = _read_partition(path)
-        out |= dict(zip(old["article_id"], old["first_run_id"], strict=True))
+        old = pq.read_table(path, columns=["article_id", "first_run_id"])
+        out |= dict(zip(old["article_id"].to_pylist(), old["first_run_id"].to_pylist(),
+                        strict=True))
     return out
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
@@ -21,6 +22,9 @@ from etl.config import max_quarantine_share, utc, window_label
 from etl.transform import staged_partitions, staging_dir
 
 log = logging.getLogger(__name__)
+
+
+WAREHOUSE_BATCH_ROWS = 20_000
 
 
 class CheckFailed(RuntimeError):
@@ -44,6 +48,25 @@ def _staged_keys(partitions: list[Path]) -> pd.DataFrame:
               for p in partitions]
     return (pd.concat(frames, ignore_index=True) if frames
             else pd.DataFrame(columns=["article_id", "source", "content_hash"]))
+
+
+def _source_batches(partitions: list[Path], max_rows: int = WAREHOUSE_BATCH_ROWS):
+    """(source, rows) from consecutive staged partitions of one source, up to `max_rows` rows
+    at a time: hundreds of small partitions one by one spent most of the load in per-call
+    overhead, one giant frame would cost memory."""
+    pending: list[pa.Table] = []
+    size, current = 0, None
+    for path in partitions:  # sorted by path: one source's partitions are consecutive
+        table = pq.read_table(path)
+        source = table["source"][0].as_py()
+        if pending and (source != current or size + len(table) > max_rows):
+            yield current, pa.concat_tables(pending).to_pandas()
+            pending, size = [], 0
+        pending.append(table)
+        size += len(table)
+        current = source
+    if pending:
+        yield current, pa.concat_tables(pending).to_pandas()
 
 
 def load_lake(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
@@ -79,10 +102,9 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
         if manifest["fetched"] is not None:
             warehouse.upsert_crawl_state(conn, manifest["fetched"], run_id, finished)
         counted = {s: {"inserted": 0, "updated": 0, "unchanged": 0} for s in manifest["sources"]}
-        for path in partitions:  # one lake partition at a time: bounded memory
-            rows = pq.read_table(path).to_pandas()
+        for source, rows in _source_batches(partitions):  # bounded memory
             for key, n in warehouse.upsert_articles(conn, rows, run_id).items():
-                counted[rows["source"].iloc[0]][key] += n
+                counted[source][key] += n
         for source, crawl in manifest["sources"].items():
             counts = counted[source]
             started = pd.to_datetime(crawl.get("started_at"), utc=True)

@@ -578,7 +578,8 @@ class NearDupIndex:
         moved = moved[~moved.index.duplicated()]
         self._roots[by_rank] = new_roots
         if len(moved):  # members no edge touched follow their cluster's new root
-            follow = np.isin(self._roots, moved.index.to_numpy())
+            # pandas hashes; np.isin on object arrays compares element by element (O(n * m))
+            follow = pd.Series(self._roots).isin(moved.index).to_numpy()
             self._roots[follow] = moved.loc[self._roots[follow]].to_numpy()
 
     def duplicate_of(self, ids: Sequence[str] | None = None) -> pd.Series:

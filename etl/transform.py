@@ -14,12 +14,15 @@ content hash, dates); a last pass copies the survivors into the partitioned batc
 
 from __future__ import annotations
 
-import itertools
+import dataclasses
+import io
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -66,32 +69,100 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def _iter_articles(path: Path, source: str) -> Iterator[tuple[pd.DataFrame, list[dict]]]:
-    """Chunks of raw articles; a line that is not a JSON object becomes a quarantine row."""
+def _spans(path: Path, rows: int) -> list[tuple[int, int, int]]:
+    """(byte offset, byte length, first line number) of consecutive chunks of `rows` lines, so
+    that workers can each read their own chunk of a large file."""
+    spans: list[tuple[int, int, int]] = []
     if not path.exists():
+        return spans
+    start = pos = count = 0
+    first = 1
+    with open(path, "rb") as fh:
+        for line in fh:
+            pos += len(line)
+            count += 1
+            if count == rows:
+                spans.append((start, pos - start, first))
+                start, first, count = pos, first + count, 0
+    if count:
+        spans.append((start, pos - start, first))
+    return spans
+
+
+def _read_chunk(path: Path, source: str, span: tuple[int, int, int]
+                ) -> tuple[pd.DataFrame, list[dict]]:
+    """One chunk of raw articles; a line that is not a JSON object becomes a quarantine row."""
+    offset, length, lineno = span
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(length)
+    records, broken = [], []
+    # Chunks end at b"\n", which never falls inside a UTF-8 sequence: decoding per chunk is
+    # the same as decoding the file.
+    for line in io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace"):
+        if line.strip():
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    raise ValueError("not an object")
+                records.append(rec)
+            except ValueError as exc:
+                broken.append({"source": source, "url": f"{path.name}:{lineno}",
+                               "stage": "raw", "article_id": None,
+                               "reason": f"unreadable JSON line: {exc}", "seen_at": None,
+                               "payload": line[:10000]})
+        lineno += 1
+    return pd.DataFrame(records, columns=list(CRAWL_FIELDS)), broken
+
+
+@dataclasses.dataclass(frozen=True)
+class _Chunk:
+    path: Path
+    source: str
+    span: tuple[int, int, int]
+    part: Path
+    sketch: Path
+
+
+def _process_chunk(chunk: _Chunk) -> tuple[int, list[dict[str, Any]], pd.DataFrame | None]:
+    """Read, clean and validate one chunk; write its valid rows to `chunk.part` and their
+    near-duplicate sketches to `chunk.sketch`. Returns (lines read, quarantine rows, keys of the
+    valid rows or None). Runs in a worker process for large windows: only the small keys and
+    quarantine rows travel back."""
+    raw, quarantine = _read_chunk(chunk.path, chunk.source, chunk.span)
+    items = len(raw) + len(quarantine)
+    if raw.empty:
+        return items, quarantine, None
+    valid, invalid = split_valid(clean(raw))
+    quarantine += _quarantine_rows(invalid, raw)
+    if valid.empty:
+        return items, quarantine, None
+    schema = staging_schema()
+    pq.write_table(pa.Table.from_pandas(valid[schema.names], schema=schema,
+                                        preserve_index=False), chunk.part)
+    if clusters.enabled():  # bodies are in memory now; the labels come after dedupe
+        clusters.save_part_sketches(valid["body"], chunk.sketch)
+    return items, quarantine, valid[list(KEY_COLUMNS)].assign(_row=np.arange(len(valid)))
+
+
+def workers() -> int:
+    """Processes for cleaning a large window (`NIGHTDESK_WORKERS`; default: one per core, at
+    most 4, each holding one chunk of CHUNK_ROWS articles in memory)."""
+    return max(1, int(os.environ.get("NIGHTDESK_WORKERS", "0")) or min(os.cpu_count() or 1, 4))
+
+
+def _run_chunks(chunks: list[_Chunk], n_workers: int
+                ) -> Iterator[tuple[int, list[dict[str, Any]], pd.DataFrame | None]]:
+    """Results in chunk order, whatever order the workers finish in (the dedupe's tie-breaks
+    must not depend on timing). A night's few dozen articles stay in this process."""
+    if n_workers <= 1 or len(chunks) <= 1:
+        yield from map(_process_chunk, chunks)
         return
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        lineno = 0
-        while True:
-            lines = list(itertools.islice(fh, CHUNK_ROWS))
-            if not lines:
-                return
-            records, broken = [], []
-            for line in lines:
-                lineno += 1
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                    if not isinstance(rec, dict):
-                        raise ValueError("not an object")
-                    records.append(rec)
-                except ValueError as exc:
-                    broken.append({"source": source, "url": f"{path.name}:{lineno}",
-                                   "stage": "raw", "article_id": None,
-                                   "reason": f"unreadable JSON line: {exc}", "seen_at": None,
-                                   "payload": line[:10000]})
-            yield pd.DataFrame(records, columns=list(CRAWL_FIELDS)), broken
+    # spawn, not fork: the parent holds Arrow's thread pools, whose locks a fork can copy
+    # mid-use; a fresh interpreter costs about a second.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(n_workers, len(chunks)), mp_context=ctx) as pool:
+        yield from pool.map(_process_chunk, chunks)
 
 
 def _crawl_window(data_dir: str | Path, source: str, start: datetime, end: datetime) -> Path:
@@ -171,6 +242,8 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
     manifest: dict[str, dict[str, Any]] = {}
     keys: list[pd.DataFrame] = []
     parts: list[Path] = []
+    chunks: list[_Chunk] = []
+    sketch_files: dict[int, Path] = {}
     for source in sources:
         folder = _crawl_window(data_dir, source, start, end)
         stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
@@ -180,25 +253,20 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
                         "payload": None} for r in rejects]
         fetched.append(pd.DataFrame(_read_jsonl(folder / "fetched.jsonl"),
                                     columns=list(FETCHED_COLUMNS)))
-        items = 0
-        for raw, broken in _iter_articles(folder / "articles.jsonl", source):
-            items += len(raw) + len(broken)
-            quarantine += broken
-            if raw.empty:
-                continue
-            valid, invalid = split_valid(clean(raw))
-            quarantine += _quarantine_rows(invalid, raw)
-            if valid.empty:
-                continue
-            part = work / "parts" / f"part-{len(parts):05d}.parquet"
-            pq.write_table(pa.Table.from_pandas(valid[schema.names], schema=schema,
-                                                preserve_index=False), part)
-            keys.append(valid[list(KEY_COLUMNS)].assign(_part=len(parts),
-                                                        _row=np.arange(len(valid))))
-            if clusters.enabled():  # bodies are in memory now; the labels come after dedupe
-                clusters.save_part_sketches(valid["body"], _sketch_file(work, len(parts)))
-            parts.append(part)
-        manifest[source] = _figures(stats, items, len(rejects))
+        manifest[source] = _figures(stats, 0, len(rejects))
+        articles = folder / "articles.jsonl"
+        for span in _spans(articles, CHUNK_ROWS):
+            i = len(chunks)
+            chunks.append(_Chunk(articles, source, span,
+                                 work / "parts" / f"part-{i:05d}.parquet", _sketch_file(work, i)))
+    for chunk, (items, bad, valid_keys) in zip(chunks, _run_chunks(chunks, workers()),
+                                                strict=True):
+        manifest[chunk.source]["items"] += items
+        quarantine += bad
+        if valid_keys is not None:
+            keys.append(valid_keys.assign(_part=len(parts)))
+            sketch_files[len(parts)] = chunk.sketch
+            parts.append(chunk.part)
 
     duplicates = pd.DataFrame(columns=["article_id", "duplicate_of", "source"])
     labels: pd.Series | None = None
@@ -210,7 +278,7 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
         if clusters.enabled() and len(kept):
             labels = clusters.label_batch(
                 kept.assign(published_at=kept["published_at"].fillna(kept["crawled_at"])),
-                {i: _sketch_file(work, i) for i in range(len(parts))}, data_dir,
+                sketch_files, data_dir,
                 work / clusters.STAGED)
         _write_batch(parts, kept, work / "batch", schema, labels)
     else:

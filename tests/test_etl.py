@@ -625,6 +625,45 @@ def test_transform_stages_crawl_rejects_and_invalid_rows_in_quarantine(tmp_path,
     assert staged_batch(tmp_path).column("article_id").to_pylist() == ["moscowtimes:1"]
 
 
+def test_transform_in_worker_processes_stages_what_one_process_stages(tmp_path, monkeypatch):
+    """A large window is cleaned by a pool of processes, one chunk each: the staged batch,
+    quarantine, figures and duplicates must not depend on how it was split or who finished first."""
+    articles = [raw_article(article_id=f"moscowtimes:{i}",
+                            url=f"https://www.themoscowtimes.com/2022/01/31/story-a{i}",
+                            body=f"Paragraph one of story {i}.\n\nIts second paragraph, {i * 7}.")
+                for i in range(1, 12)]
+    articles[3]["published_at"] = "not a date"
+    articles[7] = {**articles[2], "article_id": "moscowtimes:99"}  # same content, another id
+    lines = [json.dumps(a, ensure_ascii=False) for a in articles]
+    lines.insert(5, "{broken json")
+    staged = {}
+    real = transform._run_chunks
+    for name, chunk_rows, n_workers in (("inline", 1000, 1), ("pool", 3, 2)):
+        data = tmp_path / name
+        land(data, [])
+        folder = window_dir(data, SOURCE, START, END)
+        (folder / "articles.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        monkeypatch.setattr(transform, "CHUNK_ROWS", chunk_rows)
+        monkeypatch.setenv("NIGHTDESK_WORKERS", str(n_workers))
+        calls = []
+        monkeypatch.setattr(transform, "_run_chunks",
+                            lambda chunks, n: calls.append((len(chunks), n)) or real(chunks, n))
+        summary = transform.transform(START, END, sources=[SOURCE], data_dir=data,
+                                      warehouse_url=f"sqlite:///{data / 'w.db'}")
+        quarantine = staged_quarantine(data).drop(columns="seen_at")
+        manifest = json.loads((transform.staging_dir(data, START, END) / "manifest.json")
+                              .read_text(encoding="utf-8"))
+        staged[name] = (summary, staged_batch(data).to_pylist(),
+                        quarantine.sort_values("url").to_dict("records"), manifest)
+        assert calls == [(4 if name == "pool" else 1, n_workers)]
+    assert staged["pool"] == staged["inline"]
+    summary, batch, quarantine, manifest = staged["pool"]
+    assert (summary["articles"], summary["quarantined"], summary["duplicates"]) == (9, 2, 1)
+    assert sorted(q["reason"].split(":")[0] for q in quarantine) == [
+        "published_at is missing or unreadable", "unreadable JSON line"]
+    assert manifest["sources"][SOURCE]["items"] == 12
+
+
 def test_load_warehouse_writes_the_quarantine_table(tmp_path, wh_url):
     bad_url = "https://www.themoscowtimes.com/2022/01/31/broken-a3"
     stage(tmp_path, wh_url, [raw_article(article_id="moscowtimes:1"),
