@@ -234,6 +234,32 @@ def _maxrss_kb() -> int:
 
 # -- the three measured workloads (run inside the children) --------------------------------------
 
+class _StepPeaks:
+    """Peak RSS of this process and its workers, per step (which step holds the memory is what
+    to fix when peak_rss_mb is over target), sampled every 0.1 s like the parent's total."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.step: str | None = None
+        self.peaks: dict[str, float] = {}
+        self._proc = psutil.Process()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.1):
+            if self.step:
+                mb = _tree_rss(self._proc) / 2**20
+                self.peaks[self.step] = round(max(self.peaks.get(self.step, 0.0), mb), 1)
+
+    def stop(self) -> dict[str, float]:
+        self._done.set()
+        self._thread.join()
+        return self.peaks
+
+
 def child_etl(work: Path, phase: str, profile: str | None, top: int) -> None:
     from etl.load import load_lake, load_warehouse
     from etl.transform import transform
@@ -257,9 +283,11 @@ def child_etl(work: Path, phase: str, profile: str | None, top: int) -> None:
         prof = cProfile.Profile()
     steps: dict[str, float] = {}
     results: dict[str, Any] = {}
+    peaks = _StepPeaks()
     began = time.perf_counter()
     for name, call in calls:
         _emit(event="start", step=name)
+        peaks.step = name
         t = time.perf_counter()
         if prof:
             prof.enable()
@@ -269,6 +297,7 @@ def child_etl(work: Path, phase: str, profile: str | None, top: int) -> None:
         steps[f"{name}_s"] = round(time.perf_counter() - t, 2)
     wall = time.perf_counter() - began
     record: dict[str, Any] = {"wall_s": round(wall, 2), "steps": steps,
+                              "peak_rss_mb_by_step": peaks.stop(),
                               "figures": _etl_figures(results)}
     if prof:
         prof.dump_stats(profile)
@@ -463,6 +492,7 @@ def bench(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
             "naive_s": naive.result.get("wall_s") if naive and naive.ok else None,
             "ratio_to_floor": round(wall / floor_s, 2) if wall and floor_s else None,
             "steps": etl.result.get("steps"),
+            "peak_rss_mb_by_step": etl.result.get("peak_rss_mb_by_step"),
             "etl": etl.result.get("figures"),
             "truth": {**truth, "preload_rows": raw["preload_rows"]},
             "preload_s": pre.result.get("wall_s") if pre else None,

@@ -42,7 +42,7 @@ from etl.validate import split_valid
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = int(os.environ.get("NIGHTDESK_CHUNK_ROWS", "20000"))
+CHUNK_ROWS = int(os.environ.get("NIGHTDESK_CHUNK_ROWS", "10000"))
 QUARANTINE_COLUMNS = ("source", "url", "stage", "article_id", "reason", "interval_start",
                       "interval_end", "seen_at", "payload")
 FETCHED_COLUMNS = ("source", "article_id", "url", "signal", "fetched_at")
