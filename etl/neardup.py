@@ -194,7 +194,8 @@ def _shingles(hashes: np.ndarray, owner: np.ndarray, ndocs: int, k: int
     short_keys, short_owner = [], []
     for w in range(1, k + 1):
         if w > 1:  # comb[i] now covers tokens i .. i+w-1
-            comb[: m - w + 1] = comb[: m - w + 1] * _U64(0x9E3779B97F4A7C15) + hashes[w - 1:]
+            end = max(m - w + 1, 0)  # a batch of fewer than k tokens in all has no such i
+            comb[:end] = comb[:end] * _U64(0x9E3779B97F4A7C15) + hashes[w - 1:]
         done = np.flatnonzero(counts == w) if w < k else np.empty(0, np.int64)
         if len(done):
             short_keys.append(comb[first[done]])

@@ -155,7 +155,8 @@ def _run_chunks(chunks: list[_Chunk], n_workers: int
                 ) -> Iterator[tuple[int, list[dict[str, Any]], pd.DataFrame | None]]:
     """Results in chunk order, whatever order the workers finish in (the dedupe's tie-breaks
     must not depend on timing). A night's few dozen articles stay in this process."""
-    if n_workers <= 1 or len(chunks) <= 1:
+    # A daemonic process (some executors' workers) may not start children: clean in-process.
+    if n_workers <= 1 or len(chunks) <= 1 or multiprocessing.current_process().daemon:
         yield from map(_process_chunk, chunks)
         return
     # spawn, not fork: the parent holds Arrow's thread pools, whose locks a fork can copy

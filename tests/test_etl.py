@@ -664,6 +664,23 @@ def test_transform_in_worker_processes_stages_what_one_process_stages(tmp_path, 
     assert manifest["sources"][SOURCE]["items"] == 12
 
 
+def test_transform_in_a_daemonic_process_cleans_in_process(tmp_path, wh_url, monkeypatch):
+    """Some executors run tasks in daemonic processes, which may not start children."""
+    def no_pool(*args, **kwargs):
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    monkeypatch.setattr(transform, "CHUNK_ROWS", 1)
+    monkeypatch.setenv("NIGHTDESK_WORKERS", "2")
+    monkeypatch.setattr(transform, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(transform.multiprocessing, "current_process",
+                        lambda: type("Daemon", (), {"daemon": True})())
+    summary = stage(tmp_path, wh_url, [raw_article(article_id=f"moscowtimes:{i}",
+                                                   url=f"https://www.themoscowtimes.com/a{i}",
+                                                   body=f"Story number {i}.")
+                                       for i in range(3)])
+    assert summary["articles"] == 3
+
+
 def test_load_warehouse_writes_the_quarantine_table(tmp_path, wh_url):
     bad_url = "https://www.themoscowtimes.com/2022/01/31/broken-a3"
     stage(tmp_path, wh_url, [raw_article(article_id="moscowtimes:1"),

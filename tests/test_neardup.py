@@ -48,6 +48,14 @@ def test_sketch_shapes_and_empty_bodies() -> None:
     assert labels.isna().all()
 
 
+def test_a_batch_of_fewer_tokens_than_a_shingle_sketches_like_any_other() -> None:
+    # A night with one three-word article: fewer tokens in the whole batch than one shingle.
+    alone = sketch(["Ferry opened late"])
+    among = sketch([story(2), "Ferry opened late"])
+    assert alone.sizes.tolist() == [1]
+    assert np.array_equal(alone.sigs[0], among.sigs[1])
+
+
 def test_hashing_is_pinned() -> None:
     # Stored indexes compare only with the same hashing (load() checks a canary); this pins it in
     # the tests too, so a change to tokenising or hashing is a deliberate one.
