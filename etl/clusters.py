@@ -60,10 +60,8 @@ def label_batch(kept: pd.DataFrame, sketch_files: dict[int, Path], data_dir: str
             parts.append(Sketches(z["sigs"][r], z["sizes"][r], z["lead"][r], z["tail"][r]))
     index = _load(data_dir)
     sketches = Sketches.concat(parts, index.num_perm)
-    batch = NearDupIndex(index.num_perm, index.bands, index.shingle, index.seed,
-                         index.lead_bands, index.max_bucket)
-    batch.add(order["article_id"], sketches, order["published_at"])
-    batch.save(staged)
+    del parts  # memory: the batch's sketches once, not twice
+    index.save_sketches(staged, order["article_id"], sketches, order["published_at"])
     return index.assign_clusters(order["article_id"], sketches, order["published_at"])
 
 

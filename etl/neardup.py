@@ -532,7 +532,12 @@ class NearDupIndex:
         self._flush()
         ids_arr = np.asarray(list(ids), dtype=object)
         rows = pd.Index(self._ids).get_indexer(ids_arr)
-        q, r = self._candidates(self._data[rows])
+        # New ids land at the end, in order: a slice is a view, fancy indexing a copy of every
+        # sketch of the batch.
+        contiguous = len(rows) and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows)))
+        batch = self._data[rows[0]: rows[0] + len(rows)] if contiguous else self._data[rows]
+        q, r = self._candidates(batch)
+        del batch
         a, b = rows[q], r
         a, b = a[a != b], b[a != b]
         edges = self._verify(a, b, threshold, min_jaccard, min_lead)
@@ -598,6 +603,23 @@ class NearDupIndex:
 
     def save(self, path: str | Path) -> None:
         """Write the index as one Parquet file, replaced atomically."""
+        self._flush()
+        self._write(path, self._ids, self._published, self._roots, self._data)
+
+    def save_sketches(self, path: str | Path, ids: Sequence[str], sketches: Sketches,
+                      published_at: Sequence[object] | pd.Series) -> None:
+        """Write what `add(ids, ...)` then `save(path)` on an empty index with these parameters
+        would write, without building that index (a million sketches are ~900 MB; the index
+        would hold a second copy). `ids` must be unique."""
+        ids_arr = np.asarray(list(ids), dtype=object)
+        if pd.Index(ids_arr).has_duplicates:
+            raise ValueError("save_sketches needs unique ids")
+        if not len(ids_arr) == len(sketches) == len(published_at):
+            raise ValueError("ids, sketches and published_at differ in length")
+        self._write(path, ids_arr, _as_utc_micros(published_at), ids_arr, sketches)
+
+    def _write(self, path: str | Path, ids: np.ndarray, published: np.ndarray,
+               roots: np.ndarray, data: Sketches) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -605,20 +627,19 @@ class NearDupIndex:
             flat = pa.array(values.reshape(-1), pa.uint32())
             return pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
 
-        self._flush()
         path = Path(path)
         meta = {"format": _FORMAT, "num_perm": self.num_perm, "bands": self.bands,
                 "shingle": self.shingle, "seed": self.seed, "lead_bands": self.lead_bands,
                 "max_bucket": self.max_bucket, "canary": self._canary()}
         table = pa.table({
-            "article_id": pa.array(self._ids.astype(str), pa.string()),
-            "published_at": pa.array(self._published.astype("datetime64[us]"))
+            "article_id": pa.array(ids.astype(str), pa.string()),
+            "published_at": pa.array(published.astype("datetime64[us]"))
             .cast(pa.timestamp("us", tz="UTC")),
-            "root": pa.array(self._roots.astype(str), pa.string()),
-            "size": pa.array(self._data.sizes, pa.int32()),
-            "sig": fixed(self._data.sigs),
-            "lead": fixed(self._data.lead),
-            "tail": fixed(self._data.tail),
+            "root": pa.array(roots.astype(str), pa.string()),
+            "size": pa.array(data.sizes, pa.int32()),
+            "sig": fixed(data.sigs),
+            "lead": fixed(data.lead),
+            "tail": fixed(data.tail),
         }).replace_schema_metadata({k: str(v) for k, v in meta.items()})
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

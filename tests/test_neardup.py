@@ -158,6 +158,21 @@ def test_save_load_round_trip_keeps_behaviour(tmp_path: Path) -> None:
             "d": "c"}
 
 
+def test_save_sketches_writes_what_a_fresh_index_would_save(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    ids, when = ["a", "b", "c"], [at(0), at(1), at(0, 5)]
+    sk = NearDupIndex().sketch([story(1), story(1), story(3)])
+    built = NearDupIndex(bands=16)
+    built.add(ids, sk, when)
+    built.save(tmp_path / "built.parquet")
+    NearDupIndex(bands=16).save_sketches(tmp_path / "direct.parquet", ids, sk, when)
+    assert pq.read_table(tmp_path / "direct.parquet").equals(
+        pq.read_table(tmp_path / "built.parquet"), check_metadata=True)
+    with pytest.raises(ValueError, match="unique"):
+        NearDupIndex().save_sketches(tmp_path / "x.parquet", ["a", "a"], sk[:2], when[:2])
+
+
 def test_load_refuses_other_files_and_other_hashing(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
