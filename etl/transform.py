@@ -20,6 +20,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -105,6 +106,8 @@ def _read_chunk(path: Path, source: str, span: tuple[int, int, int]
                 rec = json.loads(line)
                 if not isinstance(rec, dict):
                     raise ValueError("not an object")
+                if "\\ud" in line or "\\uD" in line:  # maybe an escaped lone surrogate
+                    rec = _scrub(rec)
                 records.append(rec)
             except ValueError as exc:
                 broken.append({"source": source, "url": f"{path.name}:{lineno}",
@@ -113,6 +116,21 @@ def _read_chunk(path: Path, source: str, span: tuple[int, int, int]
                                "payload": line[:10000]})
         lineno += 1
     return pd.DataFrame(records, columns=list(CRAWL_FIELDS)), broken
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrub(value: Any) -> Any:
+    """Lone surrogates (JSON can escape them; UTF-8 cannot encode them, so Arrow, hashing and
+    the warehouse would fail on the whole batch) become U+FFFD, in every string of a record."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    return value
 
 
 @dataclasses.dataclass(frozen=True)

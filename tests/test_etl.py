@@ -664,6 +664,29 @@ def test_transform_in_worker_processes_stages_what_one_process_stages(tmp_path, 
     assert manifest["sources"][SOURCE]["items"] == 12
 
 
+def test_escaped_lone_surrogates_become_replacement_characters(tmp_path, wh_url):
+    """JSON may escape a lone surrogate, which UTF-8 cannot encode: one such article must not
+    fail the batch (Arrow, the hash and the warehouse all encode to UTF-8)."""
+    broken = raw_article(article_id="moscowtimes:1", title="Half a pair \ud83d here",
+                         body="Words before \udc00 and after.", tags=["ok", "bad \ud800"])
+    emoji = raw_article(article_id="moscowtimes:2", url="https://www.themoscowtimes.com/a2",
+                        body="A whole pair \ud83d\ude00 stays.")
+    land(tmp_path, [])
+    folder = window_dir(tmp_path, SOURCE, START, END)
+    (folder / "articles.jsonl").write_text(  # ensure_ascii: surrogates as \\uXXXX escapes
+        "".join(json.dumps(a) + "\n" for a in (broken, emoji)), encoding="ascii")
+    summary = transform.transform(START, END, sources=[SOURCE], data_dir=tmp_path,
+                                  warehouse_url=wh_url)
+    assert (summary["articles"], summary["quarantined"]) == (2, 0)
+    got = {r["article_id"]: r for r in staged_batch(tmp_path).to_pylist()}
+    assert got["moscowtimes:1"]["title"] == "Half a pair \ufffd here"
+    assert got["moscowtimes:1"]["body"] == "Words before \ufffd and after."
+    assert got["moscowtimes:1"]["tags"] == ["ok", "bad \ufffd"]
+    assert got["moscowtimes:2"]["body"] == "A whole pair \U0001f600 stays."
+    load.load_lake(START, END, data_dir=tmp_path, run_id="run-1")
+    assert load_wh(tmp_path, wh_url, "run-1")[SOURCE]["inserted"] == 2
+
+
 def test_transform_in_a_daemonic_process_cleans_in_process(tmp_path, wh_url, monkeypatch):
     """Some executors run tasks in daemonic processes, which may not start children."""
     def no_pool(*args, **kwargs):
