@@ -646,8 +646,8 @@ def test_transform_in_worker_processes_stages_what_one_process_stages(tmp_path, 
         monkeypatch.setattr(transform, "CHUNK_ROWS", chunk_rows)
         monkeypatch.setenv("NIGHTDESK_WORKERS", str(n_workers))
         calls = []
-        monkeypatch.setattr(transform, "_run_chunks",
-                            lambda chunks, n: calls.append((len(chunks), n)) or real(chunks, n))
+        monkeypatch.setattr(transform, "_run_chunks", lambda chunks, n, calls=calls: (
+            calls.append((len(chunks), n)) or real(chunks, n)))
         summary = transform.transform(START, END, sources=[SOURCE], data_dir=data,
                                       warehouse_url=f"sqlite:///{data / 'w.db'}")
         quarantine = staged_quarantine(data).drop(columns="seen_at")
@@ -659,6 +659,8 @@ def test_transform_in_worker_processes_stages_what_one_process_stages(tmp_path, 
     assert staged["pool"] == staged["inline"]
     summary, batch, quarantine, manifest = staged["pool"]
     assert (summary["articles"], summary["quarantined"], summary["duplicates"]) == (9, 2, 1)
+    assert sorted(int(r["article_id"].split(":")[1]) for r in batch) == [1, 2, 3, 5, 6, 7, 9,
+                                                                         10, 11]
     assert sorted(q["reason"].split(":")[0] for q in quarantine) == [
         "published_at is missing or unreadable", "unreadable JSON line"]
     assert manifest["sources"][SOURCE]["items"] == 12
