@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ def _staged_keys(partitions: list[Path]) -> pd.DataFrame:
             else pd.DataFrame(columns=["article_id", "source", "content_hash"]))
 
 
-def _source_batches(partitions: list[Path], max_rows: int = WAREHOUSE_BATCH_ROWS):
+def _source_batches(partitions: list[Path], max_rows: int = WAREHOUSE_BATCH_ROWS
+                    ) -> Iterator[tuple[str, pd.DataFrame]]:
     """(source, rows) from consecutive staged partitions of one source, up to `max_rows` rows
     at a time: hundreds of small partitions one by one spent most of the load in per-call
     overhead, one giant frame would cost memory."""
