@@ -25,9 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from etl.schema import FIELD_NAMES, FIELDS, arrow_schema
+from etl.schema import FIELD_NAMES, arrow_schema, batch_schema
 
-LOAD_FIELDS = frozenset(f.name for f in FIELDS if f.origin == "load")
 PART = "part-0.parquet"
 
 
@@ -93,7 +92,7 @@ def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, in
     """Merge a cleaned, deduplicated batch (in memory) into the lake."""
     if batch.empty:
         return _counts()
-    schema = _batch_schema()
+    schema = batch_schema()
     table = pa.Table.from_pandas(batch[schema.names], schema=schema, preserve_index=False)
     months = batch["published_at"].dt.strftime("%Y-%m").to_numpy()
     groups = ((src, month, table.take(idx)) for (src, month), idx
@@ -112,17 +111,11 @@ def load_staged(partitions: list[Path], data_dir: str | Path, run_id: str) -> di
 
     def groups():
         for path in partitions:
-            rows = pq.read_table(path, schema=_batch_schema())
+            rows = pq.read_table(path, schema=batch_schema())
             yield rows["source"][0].as_py(), path.parent.name.split("=", 1)[1], rows
 
     with locked(data_dir):
         return _merge(groups(), ids, data_dir, run_id)
-
-
-def _batch_schema() -> pa.Schema:
-    """What a batch brings: every field but those the load fills in."""
-    schema = arrow_schema()
-    return pa.schema([f for f in schema if f.name not in LOAD_FIELDS])
 
 
 def _counts() -> dict[str, int]:

@@ -88,3 +88,12 @@ def arrow_schema(*, for_files: bool = False) -> pa.Schema:
             if not (for_files and f.name in PARTITION_COLUMNS)
         ]
     )
+
+
+def batch_schema() -> pa.Schema:
+    """What the ETL hands to the loads (staged batches): every field but those the load fills
+    in (first_run_id, last_run_id)."""
+    import pyarrow as pa
+
+    schema = arrow_schema()
+    return pa.schema([schema.field(f.name) for f in FIELDS if f.origin != "load"])

@@ -38,7 +38,7 @@ from etl.clean import clean
 from etl.config import utc, window_label
 from etl.fsutil import replace_dir, work_dir
 from etl.lake import write_atomic
-from etl.schema import CRAWL_FIELDS, FIELDS, arrow_schema
+from etl.schema import CRAWL_FIELDS, batch_schema
 from etl.validate import split_valid
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,6 @@ class MissingCrawl(RuntimeError):
 
 def staging_dir(data_dir: str | Path, start: datetime, end: datetime) -> Path:
     return Path(data_dir) / "staging" / f"window={window_label(start, end)}"
-
-
-def staging_schema() -> pa.Schema:
-    schema = arrow_schema()
-    return pa.schema([schema.field(f.name) for f in FIELDS if f.origin != "load"])
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -155,7 +150,7 @@ def _process_chunk(chunk: _Chunk) -> tuple[int, list[dict[str, Any]], pd.DataFra
     quarantine += _quarantine_rows(invalid, raw)
     if valid.empty:
         return items, quarantine, None
-    schema = staging_schema()
+    schema = batch_schema()
     pq.write_table(pa.Table.from_pandas(valid[schema.names], schema=schema,
                                         preserve_index=False), chunk.part)
     if clusters.enabled():  # bodies are in memory now; the labels come after dedupe
@@ -255,7 +250,7 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
 
 def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str | Path,
                warehouse_url: str, work: Path) -> dict[str, Any]:
-    schema = staging_schema()
+    schema = batch_schema()
     quarantine: list[dict[str, Any]] = []
     fetched: list[pd.DataFrame] = []
     manifest: dict[str, dict[str, Any]] = {}

@@ -53,3 +53,12 @@ def test_validation_covers_every_required_field():
     covered = " ".join(rules(empty))
     for name in REQUIRED_FIELDS:
         assert name in covered, f"no validation rule for required field {name}"
+
+
+def test_batch_schema_is_the_article_schema_without_the_load_fields():
+    from etl.schema import FIELDS, arrow_schema, batch_schema
+
+    load_filled = {f.name for f in FIELDS if f.origin == "load"}
+    assert load_filled == {"first_run_id", "last_run_id"}
+    full = arrow_schema()
+    assert batch_schema() == pa.schema([f for f in full if f.name not in load_filled])
