@@ -49,14 +49,15 @@ contained in E, so containment near 1 is measured precisely even for a short N.
 Hashing is pure numpy and stable across processes and machines (no Python `hash()`): a chunk of
 bodies becomes one array of code points, tokens (NFKC, lowercased `\\w+`) are hashed with a
 polynomial prefix hash, 5 consecutive token hashes make a shingle, and MinHash uses the
-multiply-add-shift universal family h(x) = (a*x + b mod 2**64) >> 32 (Dietzfelbinger), the
-division-free counterpart of (a*x + b) mod p.
+multiply-add-shift universal family h(x) = (a*x + b mod 2**64) >> 48 (Dietzfelbinger), the
+division-free counterpart of (a*x + b) mod p; signatures keep 16 bits per permutation.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import os
 import re
 import unicodedata
@@ -66,7 +67,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SIG_DTYPE = np.uint32
+# 16 bits per signature slot: the top bits of each 64-bit minimum. Two different minima agree
+# by chance with probability 2**-16 per slot, which moves a Jaccard or containment estimate by
+# about 1e-5: nothing, for half the memory and disk of 32 bits.
+SIG_DTYPE = np.uint16
+SIG_SHIFT = np.uint64(48)
 EMPTY = np.iinfo(SIG_DTYPE).max  # every slot of an empty body's signature
 
 # Chosen with bench/neardup_eval.py.
@@ -83,8 +88,6 @@ EDGE_PERM = 48  # permutations of the lead and tail sketches
 _U64 = np.uint64
 _CHUNK_CHARS = 1 << 20  # text per tokenising chunk (~1 M code points, ~80 MB of temporaries)
 _BLOCK_CELLS = 1 << 20  # shingles x permutations per MinHash block (8 MB: stays in cache)
-_FLUSH_ROWS = 1 << 16  # rows added before they are merged into the index arrays (~60 MB)
-_FORMAT = "nightdesk-neardup-1"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,8 +236,8 @@ def _minhash(keys: np.ndarray, owner: np.ndarray, ndocs: int, num_perm: int, see
              ) -> np.ndarray:
     """[ndocs, num_perm] minimum of h_p over each body's keys (sorted by body), in cache-sized
     blocks of whole bodies. Laid out permutation-major so that each body's reduction runs over
-    contiguous memory (4x faster than key-major); min commutes with the monotone `>> 32`, so the
-    shift comes after the reduction."""
+    contiguous memory (4x faster than key-major); min commutes with the monotone shift to 16
+    bits, so the shift comes after the reduction."""
     a, b = _permutations(num_perm, seed)
     sigs = np.full((ndocs, num_perm), EMPTY, SIG_DTYPE)
     counts = np.bincount(owner, minlength=ndocs)
@@ -252,7 +255,7 @@ def _minhash(keys: np.ndarray, owner: np.ndarray, ndocs: int, num_perm: int, see
             h = np.multiply.outer(a[p: p + step], block)
             h += b[p: p + step, None]
             mins = np.minimum.reduceat(h, bounds[lo:hi] - bounds[lo], axis=1)
-            sigs[present[lo:hi], p: p + step] = (mins.T >> _U64(32)).astype(SIG_DTYPE)
+            sigs[present[lo:hi], p: p + step] = (mins.T >> SIG_SHIFT).astype(SIG_DTYPE)
         lo = hi
     return sigs
 
@@ -334,57 +337,85 @@ def _unique_sorted(values: np.ndarray) -> np.ndarray:
     return values[first]
 
 
-class _Bands:
-    """One LSH table: each row's signature cut into bands of `rows` values, each band hashed to
-    32 bits (a chance collision only adds a candidate, which verification rejects) and sorted,
-    so a lookup is a binary search per band, vectorised over the queries."""
+def _band_keys(sigs: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """uint32 hash of one band (signature columns band*rows .. band*rows + rows - 1) of every
+    row; a chance collision only adds a candidate, which verification rejects."""
+    key = np.zeros(len(sigs), np.uint64)
+    for column in range(band * rows, (band + 1) * rows):
+        key *= _U64(0x9E3779B97F4A7C15)
+        key += sigs[:, column]
+    return (_mix(key) >> _U64(32)).astype(np.uint32)
 
-    def __init__(self, sigs: np.ndarray, live: np.ndarray, rows: int) -> None:
-        self.rows = rows
-        bands = sigs.shape[1] // rows
-        self.sorted = np.empty((bands, len(live)), np.uint32)
-        self.members = np.empty((bands, len(live)), np.int32)
-        for band in range(bands):  # one band at a time: bounded temporaries for 1M rows
-            keys = self.keys(sigs[live, band * rows: (band + 1) * rows])[0]
-            order = np.argsort(keys, kind="stable")  # stable: older rows first
-            self.sorted[band] = keys[order]
-            self.members[band] = live[order]
 
-    def keys(self, sigs: np.ndarray) -> np.ndarray:
-        """uint32 [bands, n] for signature columns that are whole bands."""
-        v = sigs.reshape(len(sigs), sigs.shape[1] // self.rows, self.rows)
-        key = np.zeros(v.shape[:2], np.uint64)
-        for j in range(self.rows):
-            key = key * _U64(0x9E3779B97F4A7C15) + v[:, :, j]
-        return (_mix(key) >> _U64(32)).astype(np.uint32).T.copy()
+def _lsh_pairs(indexed: np.ndarray, live: np.ndarray, probes: np.ndarray,
+               probe_live: np.ndarray, bands: int, max_bucket: int,
+               own_rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(probe position, indexed row) for every band bucket a live probe shares with live indexed
+    rows, at most `max_bucket` members per bucket (the oldest), each pair once, never a probe with
+    its own row (`own_rows[k]`: probe k's indexed row, or -1).
 
-    def lookup(self, sigs: np.ndarray, queries: np.ndarray, max_bucket: int
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """(query, member) for every band bucket the queries fall in, at most `max_bucket`
-        members per bucket (the oldest)."""
-        qkeys = self.keys(sigs[queries])
-        found_q, found_m = [], []
-        for band, (table, members) in enumerate(zip(self.sorted, self.members, strict=True)):
-            lo = np.searchsorted(table, qkeys[band], "left")
-            hi = np.searchsorted(table, qkeys[band], "right")
-            counts = np.minimum(hi - lo, max_bucket)
-            total = int(counts.sum())
-            if total:  # expand each [lo, lo + count) range without a Python loop
-                offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-                found_q.append(np.repeat(queries, counts))
-                found_m.append(members[offsets + np.arange(total)].astype(np.int64))
-        if not found_q:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        return np.concatenate(found_q), np.concatenate(found_m)
+    One band at a time (sort the band's keys, binary-search the probes' keys): memory is one
+    band's table and the pairs found, not all the tables and every probe's self-match."""
+    rows = indexed.shape[1] // bands
+    n = max(len(indexed), 1)
+    found: list[np.ndarray] = []
+    held = 0
+    for band in range(bands):
+        keys = _band_keys(indexed, band, rows)[live]
+        order = np.argsort(keys, kind="stable")  # stable: older rows first
+        table, members = keys[order], live[order]
+        del keys, order
+        probe_keys = _band_keys(probes, band, rows)[probe_live]
+        lo = np.searchsorted(table, probe_keys, "left")
+        counts = np.minimum(np.searchsorted(table, probe_keys, "right") - lo, max_bucket)
+        total = int(counts.sum())
+        if not total:
+            continue
+        # Expand each [lo, lo + count) range without a Python loop.
+        offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(total)
+        q = np.repeat(probe_live, counts)
+        m = members[offsets].astype(np.int64)
+        if own_rows is not None:
+            other = m != own_rows[q]
+            q, m = q[other], m[other]
+        found.append(q * n + m)
+        held += len(q)
+        if held > 1 << 24:  # bands repeat most pairs: fold them before they pile up
+            found = [_unique_sorted(np.concatenate(found))]
+            held = len(found[0])
+    pairs = _unique_sorted(np.concatenate(found)) if found else np.empty(0, np.int64)
+    return pairs // n, pairs % n
+
+
+_SKETCH_FIELDS = ("sigs", "sizes", "lead", "tail")
+_FORMAT = "nightdesk-neardup-2"
+_FORMAT_V1 = "nightdesk-neardup-1"  # 32-bit signatures as fixed_size_list: read and converted
+_ROW_GROUP = 1 << 16  # rows per Parquet row group: reading copies one group at a time
+_PARAMS = ("num_perm", "bands", "shingle", "seed", "lead_bands", "max_bucket")
+# Hashes do not compress: only the id and date columns are worth zstd.
+_COMPRESSION = {"article_id": "zstd", "published_at": "zstd", "root": "zstd", "size": "zstd",
+                "sig": "none", "lead": "none", "tail": "none"}
+
+
+def file_meta(path: str | Path) -> dict[str, str]:
+    """The key-value metadata of an index file (format, parameters, generation...) and its
+    row count, from the footer alone."""
+    import pyarrow.parquet as pq
+
+    footer = pq.read_metadata(path)
+    meta = {k.decode(): v.decode() for k, v in (footer.metadata or {}).items()
+            if k != b"ARROW:schema"}
+    return meta | {"rows": str(footer.num_rows)}
 
 
 class NearDupIndex:
-    """Sketches of every article seen so far, two LSH tables (whole text, lead), and each
-    article's cluster root (the id of the cluster's earliest published member). Persist it
-    between runs with `save` / `load`; each run calls `assign_clusters` with its articles.
+    """Sketches of every article seen so far, each article's cluster root (the id of the
+    cluster's earliest published member) and its publication time. LSH tables (whole text, lead)
+    are built band by band at query time. Persist it between runs with `save` / `load`; each run
+    calls `assign_clusters` with its articles (or `add`, then `cluster`).
 
-    Memory: ~1.3 KB per article at the defaults (sketches 900 B, band tables 400 B), ~1.3 GB for
-    a million articles.
+    Memory: 448 B of sketches per article at the defaults plus its id (~450 MB for a million);
+    `reserve` room before adding a large batch so that adding copies nothing.
     """
 
     def __init__(self, num_perm: int = 128, bands: int = 32, shingle: int = 5, seed: int = 1,
@@ -399,10 +430,13 @@ class NearDupIndex:
         self._ids = np.empty(0, object)
         self._published = np.empty(0, np.int64)  # UTC microseconds
         self._roots = np.empty(0, object)
-        self._data = Sketches.concat([], num_perm)
-        self._pending: list[dict[str, np.ndarray]] = []  # added, not merged yet
-        self._pending_rows = 0
-        self._tables: tuple[_Bands, _Bands] | None = None  # built lazily after changes
+        # Sketch rows live in buffers with spare capacity: rows [0, len) are indexed, rows up to
+        # _filled were added and wait for _flush (which drops the older row of a replaced id).
+        self._buf = Sketches.concat([], num_perm)
+        self._filled = 0
+        self._data = self._buf
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (ids, published) not merged
+        self.generation = ""  # content digest of the file this index was loaded from
 
     def __len__(self) -> int:
         self._flush()
@@ -414,65 +448,73 @@ class NearDupIndex:
 
     # -- building ------------------------------------------------------------------------------
 
+    def reserve(self, rows: int) -> None:
+        """Room for `rows` more articles, allocated once: adding them then copies no sketch."""
+        self._grow(self._filled + rows, exact=True)
+
+    def _grow(self, need: int, exact: bool = False) -> None:
+        capacity = len(self._buf)
+        if need <= capacity:
+            return
+        if not exact:  # amortised: many small adds must not copy the index each time
+            need = max(need, capacity + capacity // 2)
+        width = {"sigs": self.num_perm, "lead": EDGE_PERM, "tail": EDGE_PERM}
+        grown = Sketches(*(np.empty((need, width[f]), SIG_DTYPE) if f in width
+                           else np.empty(need, np.int32) for f in _SKETCH_FIELDS))
+        for name in _SKETCH_FIELDS:
+            getattr(grown, name)[: self._filled] = getattr(self._buf, name)[: self._filled]
+        self._buf = grown
+        self._data = grown[: len(self._ids)]
+
     def add(self, ids: Sequence[str], sketches: Sketches,
             published_at: Sequence[object] | pd.Series) -> None:
         """Add articles, each its own cluster. An id already present is replaced (a re-crawl is
         an update of that article, not a new one); within `ids` the last occurrence wins."""
-        ids_arr = np.asarray(list(ids), dtype=object)
+        ids_arr = np.asarray([str(i) for i in ids], dtype=object)
         if not len(ids_arr) == len(sketches) == len(published_at):
             raise ValueError("ids, sketches and published_at differ in length")
         if sketches.sigs.shape[1] != self.num_perm:
             raise ValueError(f"sketches have {sketches.sigs.shape[1]} permutations, "
                              f"the index {self.num_perm}")
-        # Appended lazily, merged every _FLUSH_ROWS rows: streaming a million articles in small
-        # chunks must neither copy the index once per chunk nor hold every chunk twice.
-        self._pending_rows += len(ids_arr)
-        self._pending.append({"ids": ids_arr, "roots": ids_arr,
-                              "published": _as_utc_micros(published_at), "sigs": sketches.sigs,
-                              "sizes": sketches.sizes, "lead": sketches.lead,
-                              "tail": sketches.tail})
-        self._tables = None
-        if self._pending_rows >= _FLUSH_ROWS:
-            self._flush()
+        published = _as_utc_micros(published_at)
+        self._grow(self._filled + len(ids_arr))
+        for name in _SKETCH_FIELDS:
+            getattr(self._buf, name)[self._filled: self._filled + len(ids_arr)] = \
+                getattr(sketches, name)
+        self._filled += len(ids_arr)
+        self._pending.append((ids_arr, published))
 
     def _flush(self) -> None:
-        """Merge what `add` appended, one column at a time, releasing each column's parts and
-        its previous version as it goes: the peak is the index plus one column, not twice the
-        index."""
+        """Index what `add` wrote: drop the older rows of replaced ids, compacting the sketch
+        buffers in place (no second copy of the index)."""
         if not self._pending:
             return
-        pending, self._pending, self._pending_rows = self._pending, [], 0
-        ids = np.concatenate([self._ids, *(p.pop("ids") for p in pending)])
+        pending, self._pending = self._pending, []
+        ids = np.concatenate([self._ids, *(p[0] for p in pending)])
+        published = np.concatenate([self._published, *(p[1] for p in pending)])
+        roots = np.concatenate([self._roots, *(p[0] for p in pending)])
         latest = ~pd.Series(ids).duplicated(keep="last").to_numpy()
-        keep = None if latest.all() else latest  # replaced ids: drop their older rows
-
-        def merged(old: np.ndarray, name: str) -> np.ndarray:
-            column = np.concatenate([old, *(p.pop(name) for p in pending)])
-            return column if keep is None else column[keep]
-
-        self._ids = ids if keep is None else ids[keep]
-        self._roots = merged(self._roots, "roots")
-        self._published = merged(self._published, "published")
-        for name in ("sigs", "sizes", "lead", "tail"):
-            column = merged(getattr(self._data, name), name)
-            self._data = dataclasses.replace(self._data, **{name: column})
-
-    def _lsh(self) -> tuple[_Bands, _Bands]:
-        self._flush()
-        if self._tables is None:
-            live = np.flatnonzero(self._data.sizes > 0)  # empty bodies would all collide
-            self._tables = (_Bands(self._data.sigs, live, self.num_perm // self.bands),
-                            _Bands(self._data.lead, live, EDGE_PERM // self.lead_bands))
-        return self._tables
+        if not latest.all():
+            keep = np.flatnonzero(latest)
+            ids, published, roots = ids[keep], published[keep], roots[keep]
+            for name in _SKETCH_FIELDS:
+                _compact(getattr(self._buf, name), keep)
+            self._filled = len(keep)
+        self._ids, self._published, self._roots = ids, published, roots
+        self._data = self._buf[: self._filled]
 
     # -- querying ------------------------------------------------------------------------------
 
-    def _candidates(self, sketches: Sketches) -> tuple[np.ndarray, np.ndarray]:
+    def _candidates(self, sketches: Sketches, own_rows: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
         """(query position, index row) pairs sharing a band of either table, each pair once."""
-        live = np.flatnonzero(sketches.sizes > 0)
-        whole, lead = self._lsh()
-        q1, r1 = whole.lookup(sketches.sigs, live, self.max_bucket)
-        q2, r2 = lead.lookup(sketches.lead, live, self.max_bucket)
+        self._flush()
+        live = np.flatnonzero(self._data.sizes > 0)  # empty bodies would all collide
+        probes = np.flatnonzero(sketches.sizes > 0)
+        q1, r1 = _lsh_pairs(self._data.sigs, live, sketches.sigs, probes, self.bands,
+                            self.max_bucket, own_rows)
+        q2, r2 = _lsh_pairs(self._data.lead, live, sketches.lead, probes, self.lead_bands,
+                            self.max_bucket, own_rows)
         n = max(len(self), 1)
         pairs = _unique_sorted(np.concatenate([q1 * n + r1, q2 * n + r2]))
         return pairs // n, pairs % n
@@ -515,31 +557,42 @@ class NearDupIndex:
             keep[lo: lo + len(i)] = (copy & ~continuation) | excerpt
         return keep
 
+
     def assign_clusters(self, ids: Sequence[str], sketches: Sketches,
                         published_at: Sequence[object] | pd.Series,
                         threshold: float = DEFAULT_THRESHOLD,
                         min_jaccard: float = DEFAULT_MIN_JACCARD,
                         min_lead: float = DEFAULT_MIN_LEAD) -> pd.Series:
         """Add one run's articles and cluster them with everything indexed (this run's and
-        earlier runs'). Returns `duplicate_of` indexed by id: the id of the earliest published
-        member of the article's cluster, None when the article is that original or has no
-        near-duplicate.
+        earlier runs'): `add`, then `cluster`."""
+        self.add(ids, sketches, published_at)
+        return self.cluster(ids, threshold, min_jaccard, min_lead)
+
+    def cluster(self, ids: Sequence[str], threshold: float = DEFAULT_THRESHOLD,
+                min_jaccard: float = DEFAULT_MIN_JACCARD,
+                min_lead: float = DEFAULT_MIN_LEAD) -> pd.Series:
+        """Cluster these added articles with everything indexed. Returns `duplicate_of` indexed
+        by id: the id of the earliest published member of the article's cluster, None when the
+        article is that original or has no near-duplicate.
 
         A new article published before an existing cluster's original (a late crawl) becomes the
         original of the merged cluster; `duplicate_of()` gives the updated labels of the older
         members."""
-        self.add(ids, sketches, published_at)
         self._flush()
-        ids_arr = np.asarray(list(ids), dtype=object)
+        ids_arr = np.asarray([str(i) for i in ids], dtype=object)
         rows = pd.Index(self._ids).get_indexer(ids_arr)
-        # New ids land at the end, in order: a slice is a view, fancy indexing a copy of every
+        if (rows < 0).any():
+            raise KeyError(f"not in the index: {ids_arr[rows < 0][:5].tolist()}")
+        # Added ids sit at the end, in order: a slice is a view, fancy indexing a copy of every
         # sketch of the batch.
         contiguous = len(rows) and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows)))
         batch = self._data[rows[0]: rows[0] + len(rows)] if contiguous else self._data[rows]
-        q, r = self._candidates(batch)
+        q, r = self._candidates(batch, own_rows=rows)
         del batch
-        a, b = rows[q], r
-        a, b = a[a != b], b[a != b]
+        # Each pair once, whichever of its articles found it.
+        n = max(len(self._ids), 1)
+        pairs = _unique_sorted(np.minimum(rows[q], r) * n + np.maximum(rows[q], r))
+        a, b = pairs // n, pairs % n
         edges = self._verify(a, b, threshold, min_jaccard, min_lead)
         self._merge(a[edges], b[edges])
         roots = self._roots[rows]
@@ -597,78 +650,135 @@ class NearDupIndex:
 
     # -- persistence ---------------------------------------------------------------------------
 
-    def _canary(self) -> str:
+    # -- persistence ---------------------------------------------------------------------------
+
+    def _canary_sketch(self) -> np.ndarray:
         s = self.sketch([_CANARY])
-        return (s.sigs.tobytes() + s.lead.tobytes() + s.tail.tobytes()).hex()
+        return np.concatenate([s.sigs.ravel(), s.lead.ravel(), s.tail.ravel()])
 
-    def save(self, path: str | Path) -> None:
-        """Write the index as one Parquet file, replaced atomically."""
+    def _same_hashing(self, canary: str, fmt: str) -> bool:
+        if fmt == _FORMAT_V1:  # 32-bit slots: their top 16 bits are this version's slots
+            old = np.frombuffer(bytes.fromhex(canary), "<u4") >> 16
+            return np.array_equal(old.astype(SIG_DTYPE), self._canary_sketch())
+        return canary == self._canary_sketch().tobytes().hex()
+
+    def digest(self) -> str:
+        """Digest of the content (parameters, ids, dates, roots, sketches): a file's
+        `generation`. Equal digests, equal indexes."""
         self._flush()
-        self._write(path, self._ids, self._published, self._roots, self._data)
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr([getattr(self, k) for k in _PARAMS]).encode())
+        for values in (self._ids, self._roots):
+            h.update("\x00".join(values.tolist()).encode("utf-8", "surrogatepass") + b"\x01")
+        for arr in (self._published, *(getattr(self._data, f) for f in _SKETCH_FIELDS)):
+            h.update(np.ascontiguousarray(arr).data)  # views of the buffers: no copy
+        return h.hexdigest()
 
-    def save_sketches(self, path: str | Path, ids: Sequence[str], sketches: Sketches,
-                      published_at: Sequence[object] | pd.Series) -> None:
-        """Write what `add(ids, ...)` then `save(path)` on an empty index with these parameters
-        would write, without building that index (a million sketches are ~900 MB; the index
-        would hold a second copy). `ids` must be unique."""
-        ids_arr = np.asarray(list(ids), dtype=object)
-        if pd.Index(ids_arr).has_duplicates:
-            raise ValueError("save_sketches needs unique ids")
-        if not len(ids_arr) == len(sketches) == len(published_at):
-            raise ValueError("ids, sketches and published_at differ in length")
-        self._write(path, ids_arr, _as_utc_micros(published_at), ids_arr, sketches)
-
-    def _write(self, path: str | Path, ids: np.ndarray, published: np.ndarray,
-               roots: np.ndarray, data: Sketches) -> None:
+    def save(self, path: str | Path, *, base: str | None = None, batch_rows: int = 0) -> str:
+        """Write the index as one Parquet file, replaced atomically; returns its generation.
+        A staged index records the generation it was built on (`base`) and how many of its last
+        rows are the batch that was added (see etl.clusters.commit_batch)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        def fixed(values: np.ndarray) -> pa.FixedSizeListArray:
-            flat = pa.array(values.reshape(-1), pa.uint32())
-            return pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
+        def fixed(values: np.ndarray) -> pa.FixedSizeBinaryArray:
+            values = np.ascontiguousarray(values)  # buffer rows [0, len): already contiguous
+            return pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(values.shape[1] * values.itemsize), len(values),
+                [None, pa.py_buffer(values)])
 
-        path = Path(path)
-        meta = {"format": _FORMAT, "num_perm": self.num_perm, "bands": self.bands,
-                "shingle": self.shingle, "seed": self.seed, "lead_bands": self.lead_bands,
-                "max_bucket": self.max_bucket, "canary": self._canary()}
+        self.generation = self.digest()  # flushes
+        meta = {"format": _FORMAT, **{k: getattr(self, k) for k in _PARAMS},
+                "canary": self._canary_sketch().tobytes().hex(), "generation": self.generation}
+        if base is not None:
+            meta |= {"base": base, "batch_rows": batch_rows}
+        d = self._data
         table = pa.table({
-            "article_id": pa.array(ids.astype(str), pa.string()),
-            "published_at": pa.array(published.astype("datetime64[us]"))
+            "article_id": pa.array(self._ids.tolist(), pa.string()),
+            "published_at": pa.array(self._published, pa.int64())
             .cast(pa.timestamp("us", tz="UTC")),
-            "root": pa.array(roots.astype(str), pa.string()),
-            "size": pa.array(data.sizes, pa.int32()),
-            "sig": fixed(data.sigs),
-            "lead": fixed(data.lead),
-            "tail": fixed(data.tail),
+            "root": pa.array(self._roots.tolist(), pa.string()),
+            "size": pa.array(d.sizes, pa.int32()),
+            "sig": fixed(d.sigs),
+            "lead": fixed(d.lead),
+            "tail": fixed(d.tail),
         }).replace_schema_metadata({k: str(v) for k, v in meta.items()})
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression=_COMPRESSION, use_dictionary=False,
+                       row_group_size=_ROW_GROUP)
         os.replace(tmp, path)
+        return self.generation
 
     @classmethod
-    def load(cls, path: str | Path) -> NearDupIndex:
-        """Read an index written by `save`; refuse one whose hashing no longer matches."""
+    def load(cls, path: str | Path, spare: int = 0, first_row: int = 0) -> NearDupIndex:
+        """Read an index written by `save` (rows from `first_row` on), with room for `spare`
+        more articles; refuse a file whose hashing no longer matches. Reads one row group at a
+        time into the index's buffers: memory is the index plus one group."""
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
-        meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
-        if meta.get("format") != _FORMAT:
-            raise ValueError(f"{path} is not a near-duplicate index ({meta.get('format')!r})")
-        index = cls(**{k: int(meta[k]) for k in ("num_perm", "bands", "shingle", "seed",
-                                                  "lead_bands", "max_bucket")})
-        if index._canary() != meta["canary"]:
+        meta = file_meta(path)
+        fmt = meta.get("format")
+        if fmt not in (_FORMAT, _FORMAT_V1):
+            raise ValueError(f"{path} is not a near-duplicate index ({fmt!r})")
+        index = cls(**{k: int(meta[k]) for k in _PARAMS})
+        if not index._same_hashing(meta["canary"], fmt):
             raise ValueError(f"{path} was built with other hashing; rebuild it from the lake")
-
-        def fixed(name: str) -> np.ndarray:
-            column = table[name].combine_chunks()
-            width = column.type.list_size
-            return column.flatten().to_numpy().astype(SIG_DTYPE).reshape(len(column), width)
-
-        index._ids = np.asarray(table["article_id"].to_pylist(), dtype=object)
-        index._roots = np.asarray(table["root"].to_pylist(), dtype=object)
-        index._published = (table["published_at"].to_numpy().astype("datetime64[us]")
-                            .astype(np.int64))
-        index._data = Sketches(fixed("sig"), table["size"].to_numpy().astype(np.int32),
-                               fixed("lead"), fixed("tail"))
+        rows = int(meta["rows"]) - first_row
+        index.reserve(rows + spare)
+        ids, roots, published = [], [], []
+        pos, skip = 0, first_row
+        source = pq.ParquetFile(path)
+        for group in range(source.num_row_groups):
+            size = source.metadata.row_group(group).num_rows
+            if skip >= size:
+                skip -= size
+                continue
+            table = source.read_row_group(group).slice(skip)
+            skip = 0
+            ids.append(table["article_id"].to_numpy(zero_copy_only=False))
+            roots.append(table["root"].to_numpy(zero_copy_only=False))
+            published.append(table["published_at"].to_numpy().astype("datetime64[us]")
+                             .astype(np.int64))
+            buf, end = index._buf, pos + len(table)
+            buf.sizes[pos:end] = table["size"].to_numpy()
+            for column, name in (("sig", "sigs"), ("lead", "lead"), ("tail", "tail")):
+                getattr(buf, name)[pos:end] = _sketch_rows(table[column])
+            pos = end
+        index._ids = np.concatenate([np.empty(0, object), *ids]).astype(object)
+        index._roots = np.concatenate([np.empty(0, object), *roots]).astype(object)
+        index._published = np.concatenate([np.empty(0, np.int64), *published])
+        index._filled = pos
+        index._data = index._buf[:pos]
+        index.generation = meta.get("generation", "")
         return index
+
+
+def _sketch_rows(column: object) -> np.ndarray:
+    """uint16 [rows, width] from a sketch column: fixed_size_binary (this format, read in place)
+    or a fixed_size_list of 32-bit slots (format 1, shifted to 16 bits)."""
+    import pyarrow as pa
+
+    parts = []
+    for chunk in column.chunks:  # type: ignore[attr-defined]
+        if pa.types.is_fixed_size_binary(chunk.type):
+            width = chunk.type.byte_width // np.dtype(SIG_DTYPE).itemsize
+            flat = np.frombuffer(chunk.buffers()[1], SIG_DTYPE, count=len(chunk) * width,
+                                 offset=chunk.offset * chunk.type.byte_width)
+        else:
+            width = chunk.type.list_size
+            flat = (chunk.flatten().to_numpy() >> 16).astype(SIG_DTYPE)
+        parts.append(flat.reshape(len(chunk), width))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _compact(column: np.ndarray, keep: np.ndarray) -> None:
+    """column[:len(keep)] = column[keep] in place, for ascending `keep`, in slices (the fancy
+    index copies one slice, not the column). Safe: keep[i] >= i, so a slice never overwrites
+    rows that a later slice still reads."""
+    step = 1 << 16
+    for lo in range(0, len(keep), step):
+        rows = keep[lo: lo + step]
+        if rows[0] != lo or rows[-1] != lo + len(rows) - 1:  # otherwise already in place
+            column[lo: lo + len(rows)] = column[rows]

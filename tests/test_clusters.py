@@ -138,3 +138,33 @@ def test_switched_off_leaves_labels_null_and_keeps_no_index(stores, monkeypatch)
     run(data, url, DAY1, ["alpha"], "r1")
     assert labels(data, url)[0] == {"alpha:1": None, "alpha:9": None}
     assert not clusters.index_path(data).exists()
+
+
+def test_windows_loaded_after_both_were_transformed_lose_no_article(stores, monkeypatch):
+    """A backfill may transform two windows before loading either: the second load finds the
+    index changed since its transform and adds its batch instead of replacing the index."""
+    monkeypatch.delenv("NIGHTDESK_NEARDUP", raising=False)
+    data, url = stores
+    land(data, "alpha", DAY1, [article("alpha", "1", GRAIN, "2022-01-31T09:00:00+00:00"),
+                               article("alpha", "2", METRO, "2022-01-31T10:00:00+00:00")])
+    land(data, "beta", DAY2, [article("beta", "7", "Wire copy.\n\n" + GRAIN,
+                                      "2022-02-01T11:30:00+00:00")])
+    for day, source in ((DAY1, "alpha"), (DAY2, "beta")):
+        transform.transform(day, day + timedelta(days=1), sources=[source], data_dir=data,
+                            warehouse_url=url)
+    staged = [transform.staging_dir(data, d, d + timedelta(days=1)) / clusters.STAGED
+              for d in (DAY1, DAY2)]
+    assert all(p.exists() for p in staged)
+    for day, run_id in ((DAY1, "r1"), (DAY2, "r2")):
+        load.load_lake(day, day + timedelta(days=1), data_dir=data, run_id=run_id)
+    assert not any(p.exists() for p in staged)  # installed or added, then consumed
+    index = NearDupIndex.load(clusters.index_path(data))
+    assert sorted(index.duplicate_of().index) == ["alpha:1", "alpha:2", "beta:7"]
+    # beta:7 was labelled at its transform, before alpha:1 was indexed; the index, which saw
+    # both, clusters them.
+    assert index.duplicate_of(["beta:7"]).tolist() == ["alpha:1"]
+    # A retry of the load finds nothing staged and changes nothing.
+    before = clusters.index_path(data).read_bytes()
+    assert load.load_lake(DAY2, DAY2 + timedelta(days=1), data_dir=data,
+                          run_id="r2")["neardup_index_size"] == 3
+    assert clusters.index_path(data).read_bytes() == before

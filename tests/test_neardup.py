@@ -37,7 +37,7 @@ def at(day: int, hour: int = 0) -> pd.Timestamp:
 
 def test_sketch_shapes_and_empty_bodies() -> None:
     s = sketch([story(1), "", None, "one two"])  # type: ignore[list-item]
-    assert s.sigs.shape == (4, 128) and s.sigs.dtype == np.uint32
+    assert s.sigs.shape == (4, 128) and s.sigs.dtype == np.uint16
     assert s.lead.shape == s.tail.shape == (4, neardup.EDGE_PERM)
     assert list(s.sizes[1:]) == [0, 0, 1]  # a body shorter than a shingle is one shingle
     assert (s.sigs[1] == neardup.EMPTY).all()
@@ -65,7 +65,8 @@ def test_hashing_is_pinned() -> None:
     assert s.sigs[0, :4].tolist() == PINNED
 
 
-PINNED = [370973456, 401073005, 245502744, 250990993]
+# The top 16 bits of the 32-bit slots of format 1 ([370973456, 401073005, 245502744, 250990993]).
+PINNED = [5660, 6119, 3746, 3829]
 
 
 def test_tokens_ignore_case_punctuation_layout_and_compatibility_forms() -> None:
@@ -156,21 +157,6 @@ def test_save_load_round_trip_keeps_behaviour(tmp_path: Path) -> None:
     for idx in (index, loaded):
         assert idx.assign_clusters(["d"], idx.sketch([story(2)]), [at(2)]).to_dict() == {
             "d": "c"}
-
-
-def test_save_sketches_writes_what_a_fresh_index_would_save(tmp_path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    ids, when = ["a", "b", "c"], [at(0), at(1), at(0, 5)]
-    sk = NearDupIndex().sketch([story(1), story(1), story(3)])
-    built = NearDupIndex(bands=16)
-    built.add(ids, sk, when)
-    built.save(tmp_path / "built.parquet")
-    NearDupIndex(bands=16).save_sketches(tmp_path / "direct.parquet", ids, sk, when)
-    assert pq.read_table(tmp_path / "direct.parquet").equals(
-        pq.read_table(tmp_path / "built.parquet"), check_metadata=True)
-    with pytest.raises(ValueError, match="unique"):
-        NearDupIndex().save_sketches(tmp_path / "x.parquet", ["a", "a"], sk[:2], when[:2])
 
 
 def test_load_refuses_other_files_and_other_hashing(tmp_path: Path) -> None:
@@ -265,3 +251,54 @@ def test_the_traps_defeat_plain_jaccard(labelled) -> None:
     naive = neardup_eval.report(neardup_eval.predict_naive(labelled))
     assert naive["live_blog"]["correct"] < 0.5
     assert naive["copy_truncated"]["correct"] < 0.2
+
+
+def test_an_index_of_format_1_is_read_as_16_bit_slots(tmp_path: Path) -> None:
+    """Format 1 stored 32-bit slots as lists; this version keeps their top 16 bits."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    index = NearDupIndex()
+    index.assign_clusters(["a", "b", "c"], index.sketch([story(1), story(1), story(2)]),
+                          [at(0), at(1), at(0)])
+    index.save(tmp_path / "v2.parquet")
+    table = pq.read_table(tmp_path / "v2.parquet")
+
+    def widen(values: np.ndarray) -> np.ndarray:  # what format 1 held: more low bits
+        return (values.astype(np.uint32) << 16) | np.uint32(0xBEEF)
+
+    columns = {}
+    for name in ("sig", "lead", "tail"):
+        old = widen(np.frombuffer(table[name].combine_chunks().buffers()[1], np.uint16))
+        width = len(old) // len(table)
+        columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(old, pa.uint32()), width)
+    canary = widen(np.frombuffer(bytes.fromhex(table.schema.metadata[b"canary"].decode()),
+                                 np.uint16))
+    meta = {**table.schema.metadata, b"format": b"nightdesk-neardup-1",
+            b"canary": canary.astype("<u4").tobytes().hex().encode()}
+    v1 = table.drop_columns(list(columns))
+    for name, column in columns.items():
+        v1 = v1.append_column(name, column)
+    pq.write_table(v1.replace_schema_metadata(meta), tmp_path / "v1.parquet")
+    loaded = NearDupIndex.load(tmp_path / "v1.parquet")
+    assert loaded.duplicate_of().equals(index.duplicate_of())
+    assert loaded.digest() == index.digest()
+    assert loaded.assign_clusters(["d"], loaded.sketch([story(2)]), [at(2)]).to_dict() == {
+        "d": "c"}
+
+
+def test_reserved_room_takes_a_batch_without_copying_and_replacements_compact(
+        tmp_path: Path) -> None:
+    index = NearDupIndex()
+    index.assign_clusters(["a", "b"], index.sketch([story(1), story(2)]), [at(0), at(0)])
+    index.save(tmp_path / "i.parquet")
+    loaded = NearDupIndex.load(tmp_path / "i.parquet", spare=3)
+    buffer = loaded._buf.sigs
+    sk = loaded.sketch([story(3), story(2) + " Updated.", story(4)])
+    labels = loaded.assign_clusters(["c", "b", "d"], sk, [at(1), at(0, 5), at(1)])
+    assert loaded._buf.sigs is buffer  # no reallocation
+    assert labels.to_dict() == {"c": None, "b": None, "d": None}
+    # b was replaced: its old row is gone and the rows moved down in place.
+    assert loaded._ids.tolist() == ["a", "c", "b", "d"]
+    assert (loaded._data.sigs[1:] == sk.sigs).all()
+    assert (loaded._data.sigs[0] == index._data.sigs[0]).all()
