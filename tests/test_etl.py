@@ -792,3 +792,33 @@ def test_check_fails_when_quarantine_share_exceeds_the_limit(tmp_path, wh_url, m
     monkeypatch.setenv("NIGHTDESK_MAX_QUARANTINE_SHARE", "0.39")
     with pytest.raises(CheckFailed, match=r"2 of 5 pages quarantined"):
         load.check(START, END, data_dir=tmp_path, warehouse_url=wh_url)
+
+
+@pytest.mark.parametrize("lines", [
+    # typical rows, extra and missing fields, an all-null column, a blank line
+    [{"subtitle": None, "extra": 1}, {"tags": [], "subtitle": None}, {"authors": ["A", "B"]}],
+    [{"title": "Ünïcödé — “quotes”", "body": "Тело статьи.\n\nВторой абзац."}, {}],
+])
+def test_arrow_and_careful_json_readers_give_the_same_frame(lines):
+    """The fast reader must hand clean() exactly what the careful one would."""
+    rows = []
+    for i, extra in enumerate(lines):
+        row = raw_article(article_id=f"moscowtimes:{i}", url=f"https://www.themoscowtimes.com/{i}")
+        row.update(extra)
+        rows.append({k: v for k, v in row.items() if k != "modified_at"})
+    data = ("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n\n").encode()
+    fast = transform._read_arrow(data)
+    careful, broken = transform._read_python(data, "articles.jsonl", SOURCE, 1)
+    assert fast is not None and broken == []
+    pd.testing.assert_frame_equal(fast, careful)
+    pd.testing.assert_frame_equal(clean(fast), clean(careful))
+
+
+@pytest.mark.parametrize("line", [
+    b"not json", b'["an", "array"]', b'{"title": 5}', b'{"authors": "one string"}',
+    b'{"title": "bad \\ud800 half"}', b'{"title": "latin-1 \xe9"}',
+])
+def test_lines_the_arrow_reader_cannot_take_go_the_careful_way(line):
+    ok = json.dumps(raw_article()).encode()
+    assert transform._read_arrow(ok + b"\n" + line + b"\n") is None
+    assert transform._read_arrow(ok + b"\n") is not None
