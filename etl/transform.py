@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
@@ -382,15 +383,17 @@ def _write_batch(parts: list[Path], kept: pd.DataFrame, out: Path, schema: pa.Sc
             if i not in keep_rows:
                 continue
             table = pq.read_table(part, schema=schema).take(np.sort(keep_rows[i]))
-            df = table.to_pandas()
+            # Only the keys in pandas: bodies as Python strings would cost memory and time.
             if labels is not None:
+                ids = table["article_id"].to_pandas()
                 column = schema.get_field_index("duplicate_of")
                 table = table.set_column(column, schema.field(column), pa.array(
-                    df["article_id"].map(labels).astype("object").where(lambda v: v.notna(),
-                                                                         None),
+                    ids.map(labels).astype("object").where(lambda v: v.notna(), None),
                     pa.string()))
-            months = df["published_at"].dt.strftime("%Y-%m")
-            for (source, month), idx in df.groupby([df["source"], months]).indices.items():
+            df = pd.DataFrame({"source": table["source"].to_numpy(zero_copy_only=False),
+                               "month": pc.strftime(table["published_at"], "%Y-%m")
+                               .to_numpy(zero_copy_only=False)})
+            for (source, month), idx in df.groupby(["source", "month"]).indices.items():
                 key = (source, month)
                 if key not in writers:
                     path = out / f"source={source}" / f"published_month={month}" / "part-0.parquet"
