@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from etl import dedupe, lake, load, transform, warehouse
-from etl.clean import clean
+from etl.clean import clean, clean_body
 from etl.load import CheckFailed
 from etl.schema import CRAWL_FIELDS
 from etl.transform import MissingCrawl
@@ -247,6 +247,24 @@ def test_clean_counts_words_of_the_cleaned_body():
     body = "Three small words.\n\nWe have a small favour to ask of you today.\n\nTwo more."
     row = one(raw_article(body=body))
     assert row["word_count"] == 5
+
+
+@pytest.mark.parametrize(("paragraph", "dropped"), [
+    ("Read more about: Ukraine, Kremlin", True),
+    ("ADVERTISEMENT", True),
+    ("Related articles tell more.", False),  # "article" must end a word
+    ("The ministry said it had no advertisement budget.", False),  # not at the start
+    ("Dear reader, we have a small favor to ask. Please donate.", True),  # anywhere in it
+    ("The views expressed in opinion pieces do not necessarily reflect the position of The "
+     "Moscow Times.", True),
+    ("The views expressed in opinion pieces do not necessarily reflect the position of The "
+     "Moscow Times, our columnist says.", False),  # the whole paragraph, or nothing
+])
+def test_boilerplate_patterns_drop_whole_paragraphs(paragraph, dropped):
+    body = f"First words here.\n\n{paragraph}\n\nLast words."
+    got = clean_body(pd.Series([body]), pd.Series(["moscowtimes"]))[0]
+    assert (paragraph not in got) is dropped
+    assert got.startswith("First words here.") and got.endswith("Last words.")
 
 
 def test_content_hash_ignores_dates_but_follows_body():
