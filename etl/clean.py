@@ -10,10 +10,10 @@ import hashlib
 import re
 import unicodedata
 
+import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from etl.neardup import word_table
 from etl.schema import LIST_FIELDS, TIMESTAMP_FIELDS
 from spiders.urls import canonical_key
 
@@ -117,15 +117,30 @@ def clean_body(bodies: pd.Series, sources: pd.Series) -> pd.Series:
     return pd.Series(cleaned, index=bodies.index, dtype="str")
 
 
-# Python's \w (letters, digits of any script, underscore) in RE2: Arrow counts it about twice as
-# fast as pandas' per-row re.findall.
-_WORD = r"[\p{L}\p{N}_]+"
+_COUNT_CHARS = 1 << 20  # text per word-counting step (~4 MB of code points)
 
 
 def word_count(bodies: pd.Series) -> pd.Series:
-    words = pc.count_substring_regex(pa.array(bodies.fillna("").astype("str"), pa.large_string(),
-                                              from_pandas=True), _WORD)
-    return pd.Series(words.to_numpy(zero_copy_only=False), index=bodies.index, dtype="int64")
+    """Runs of word characters (Python's `\\w`: letters and digits of any script, underscore) in
+    each body: a code-point table lookup in numpy, twice as fast as a regex count in Arrow."""
+    values = [b if isinstance(b, str) else "" for b in bodies.to_numpy(object)]
+    counts = np.zeros(len(values), np.int64)
+    is_word = word_table()
+    lo = 0
+    while lo < len(values):
+        hi, size = lo, 0
+        while hi < len(values) and (hi == lo or size < _COUNT_CHARS):
+            size += len(values[hi]) + 1
+            hi += 1
+        chunk = values[lo:hi]
+        # Joined by a space (not a word character); each body ends where its length says.
+        text = " ".join(chunk).encode("utf-32-le", "surrogatepass")
+        word = is_word[np.frombuffer(text, np.uint32)]
+        starts = np.flatnonzero(word & ~np.concatenate(([False], word[:-1])))
+        ends = np.cumsum([len(b) + 1 for b in chunk])
+        counts[lo:hi] = np.bincount(np.searchsorted(ends, starts, "right"), minlength=len(chunk))
+        lo = hi
+    return pd.Series(counts, index=bodies.index, dtype="int64")
 
 
 def content_hash(df: pd.DataFrame) -> pd.Series:

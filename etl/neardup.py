@@ -131,8 +131,9 @@ def _mix(z: np.ndarray) -> np.ndarray:
 
 
 @functools.cache
-def _word_table() -> np.ndarray:
-    """bool[0x110000]: is this code point a regex `\\w` character (exactly Python's definition)."""
+def word_table() -> np.ndarray:
+    """bool[0x110000]: is this code point a regex `\\w` character (exactly Python's definition).
+    Also what etl.clean counts as words."""
     cps = np.arange(0x110000, dtype=np.uint32)
     cps[0xD800:0xE000] = 0x20  # lone surrogates cannot be encoded; they are not word characters
     marked = re.sub(r"\w", "\x01", cps.tobytes().decode("utf-32-le"))
@@ -169,7 +170,7 @@ def _token_hashes(bodies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """
     text = "\x00".join(_nfkc(b.replace("\x00", " ")) for b in bodies).lower()
     cps = np.frombuffer(text.encode("utf-32-le"), np.uint32)
-    word = _word_table()[cps].view(np.int8)
+    word = word_table()[cps].view(np.int8)
     edges = np.diff(word, prepend=np.int8(0), append=np.int8(0))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)

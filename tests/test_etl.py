@@ -840,3 +840,10 @@ def test_lines_the_arrow_reader_cannot_take_go_the_careful_way(line):
     ok = json.dumps(raw_article()).encode()
     assert transform._read_arrow(ok + b"\n" + line + b"\n") is None
     assert transform._read_arrow(ok + b"\n") is not None
+
+
+def test_word_count_counts_runs_of_word_characters_in_any_script():
+    from etl.clean import word_count
+
+    bodies = pd.Series(["Привет, мир! 42 café_au_lait ٣ — x²", "", None, "a\x00b", "end."])
+    assert word_count(bodies).tolist() == [6, 0, 0, 2, 1]
