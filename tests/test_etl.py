@@ -255,6 +255,7 @@ def test_clean_counts_words_of_the_cleaned_body():
     ("Related articles tell more.", False),  # "article" must end a word
     ("The ministry said it had no advertisement budget.", False),  # not at the start
     ("Dear reader, we have a small favor to ask. Please donate.", True),  # anywhere in it
+    ("Firms that owe have a small favour to ask of the bank.", False),  # \b: whole words
     ("The views expressed in opinion pieces do not necessarily reflect the position of The "
      "Moscow Times.", True),
     ("The views expressed in opinion pieces do not necessarily reflect the position of The "
