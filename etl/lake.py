@@ -15,10 +15,16 @@ import fcntl
 import hashlib
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,6 +34,8 @@ import pyarrow.parquet as pq
 from etl.schema import FIELD_NAMES, arrow_schema, batch_schema
 
 PART = "part-0.parquet"
+# Replaced versions gathered before they are kept in the history at once (memory).
+HISTORY_BATCH_ROWS = 20_000
 
 
 def articles_root(data_dir: str | Path) -> Path:
@@ -52,21 +60,14 @@ def write_atomic(table: pa.Table, path: Path) -> None:
 
 def _read_partition(path: Path) -> pa.Table:
     # Read the file alone (not as a dataset), so no partition columns are added back.
-    return pq.read_table(path, schema=arrow_schema(for_files=True))
+    return _read(path, schema=arrow_schema(for_files=True))
 
 
-def locate(root: Path, article_ids: Iterable[str]) -> dict[str, set[Path]]:
-    """Every partition file holding each of these articles: a changed date moves an article,
-    and a crash mid-move can leave it in two files until the rerun cleans one up."""
-    wanted = set(article_ids)
-    found: dict[str, set[Path]] = {}
-    if not root.exists() or not wanted:
-        return found
-    for frag in ds.dataset(root, format="parquet", partitioning="hive").get_fragments():
-        ids = frag.to_table(columns=["article_id"]).column("article_id").to_pylist()
-        for article_id in wanted.intersection(ids):
-            found.setdefault(article_id, set()).add(Path(frag.path))
-    return found
+def _read(path: Path, **options: Any) -> pa.Table:
+    """One Parquet file, opened once: pq.read_table(path) opens it twice (footer, then data),
+    and a merge thread replacing it in between would mix two versions."""
+    with pa.OSFile(str(path)) as file:
+        return pq.read_table(file, **options)
 
 
 @contextmanager
@@ -88,6 +89,29 @@ def locked(data_dir: str | Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def _threads() -> int:
+    """Partitions merged at once (`NIGHTDESK_WORKERS`; default one per core, at most 4). Threads
+    suffice: Parquet decoding, zstd and fsync release the GIL."""
+    return max(1, int(os.environ.get("NIGHTDESK_WORKERS", "0")) or min(os.cpu_count() or 1, 4))
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The batch rows of one lake partition. `rows` is called in a worker thread when the
+    partition's turn comes, so only the partitions in flight are in memory."""
+    source: str
+    month: str
+    ids: pa.ChunkedArray
+    rows: Callable[[], pa.Table]
+
+
+@dataclass(frozen=True)
+class _Done:
+    counts: dict[str, int]
+    written: bool
+    history: pd.DataFrame | None  # versions this merge replaces; its file waits until they are kept
+
+
 def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, int]:
     """Merge a cleaned, deduplicated batch (in memory) into the lake."""
     if batch.empty:
@@ -95,100 +119,226 @@ def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, in
     schema = batch_schema()
     table = pa.Table.from_pandas(batch[schema.names], schema=schema, preserve_index=False)
     months = batch["published_at"].dt.strftime("%Y-%m").to_numpy()
-    groups = ((src, month, table.take(idx)) for (src, month), idx
-              in pd.DataFrame({"s": batch["source"].to_numpy(), "m": months})
-              .groupby(["s", "m"]).indices.items())
+    indices = pd.DataFrame({"s": batch["source"].to_numpy(), "m": months}) \
+        .groupby(["s", "m"]).indices
+    groups = [_Group(src, month, table["article_id"].take(idx), partial(table.take, idx))
+              for (src, month), idx in indices.items()]
     with locked(data_dir):
-        return _merge(groups, batch["article_id"].tolist(), data_dir, run_id)
+        return _merge(groups, data_dir, run_id)
 
 
 def load_staged(partitions: list[Path], data_dir: str | Path, run_id: str) -> dict[str, int]:
-    """Merge a staged batch, one lake partition at a time (memory: one partition)."""
+    """Merge a staged batch, one staged file per lake partition, a few partitions at a time
+    (memory: the partitions in flight)."""
     if not partitions:
         return _counts()
-    ids = pa.concat_arrays([pq.read_table(p, columns=["article_id"]).column(0).combine_chunks()
-                            for p in partitions]).to_pylist()
-
-    def groups():
-        for path in partitions:
-            rows = pq.read_table(path, schema=batch_schema())
-            yield rows["source"][0].as_py(), path.parent.name.split("=", 1)[1], rows
-
+    # Every id up front (finding the copies stored elsewhere needs them all before the first
+    # merge); the full rows are read once, by the partition's merge.
+    with ThreadPoolExecutor(_threads()) as pool:
+        keys = list(pool.map(_read_keys, partitions))
+    groups = [_Group(k["source"][0].as_py(), path.parent.name.split("=", 1)[1], k["article_id"],
+                     partial(_read, path, schema=batch_schema()))
+              for path, k in zip(partitions, keys, strict=True)]
     with locked(data_dir):
-        return _merge(groups(), ids, data_dir, run_id)
+        return _merge(groups, data_dir, run_id)
+
+
+def _read_keys(path: Path) -> pa.Table:
+    # Not pq.read_table: building a dataset for each small file costs more than reading two
+    # columns of it.
+    with pq.ParquetFile(path) as file:
+        return file.read(columns=["article_id", "source"])
 
 
 def _counts() -> dict[str, int]:
     return {"inserted": 0, "updated": 0, "unchanged": 0, "partitions_written": 0}
 
 
-def _keys(table: pa.Table) -> pd.DataFrame:
-    """The few columns the merge decides on, as pandas (bodies and lists stay in Arrow: turning
-    them into Python objects and back was most of a load's time)."""
-    names = [n for n in ("article_id", "content_hash", "published_at", "first_run_id")
-             if n in table.column_names]
-    return table.select(names).to_pandas()
+def _stored_elsewhere(root: Path, groups: list[_Group], paths: list[Path]
+                      ) -> list[dict[str, set[Path]]]:
+    """For each group, its articles stored in another partition file than its own, and where: a
+    changed date moves an article, and a crash mid-move can leave it in two files until the
+    rerun cleans one up. One scan of the lake's ids and one hash join, so no Python object per
+    stored row."""
+    out: list[dict[str, set[Path]]] = [{} for _ in groups]
+    if not root.exists():
+        return out
+    dataset = ds.dataset(root, format="parquet", partitioning="hive")
+    files = [Path(f.path) for f in dataset.get_fragments()]
+    if not files:
+        return out
+    batch = pa.table({
+        "article_id": pa.chunked_array([c for g in groups for c in g.ids.chunks], pa.string()),
+        "group": pa.array(np.repeat(np.arange(len(groups)), [len(g.ids) for g in groups])),
+    })
+    stored = dataset.to_table(columns=["article_id", "__fragment_index"]) \
+        .rename_columns(["article_id", "file"])
+    pairs = batch.join(stored, "article_id", join_type="inner")  # every stored copy
+    group_of_file = {f: i for i, f in enumerate(paths)}
+    file_group = pa.array([group_of_file.get(f, -1) for f in files], pa.int64())
+    away = pairs.filter(pc.not_equal(file_group.take(pairs["file"]), pairs["group"]))
+    for article_id, group, file in zip(*(away[c].to_pylist() for c in ("article_id", "group",
+                                                                         "file")), strict=True):
+        out[group].setdefault(article_id, set()).add(files[file])
+    return out
 
 
-def _merge(groups, article_ids, data_dir: str | Path, run_id: str) -> dict[str, int]:
-    """Merge (source, month, Arrow rows) groups into their partitions, in Arrow."""
+def _merge(groups: list[_Group], data_dir: str | Path, run_id: str) -> dict[str, int]:
+    """Merge each group into its partition, in Arrow, a few partitions at a time in threads.
+    Counts and history follow the groups' order, whichever thread finishes first. A partition
+    that replaces versions is written only after they are kept in the history, which is done
+    for many partitions at once (each call rewrites a whole history file): such a partition is
+    merged again then."""
     root = articles_root(data_dir)
-    file_schema = arrow_schema(for_files=True)
+    paths = [partition_dir(root, g.source, g.month) / PART for g in groups]
+    elsewhere = _stored_elsewhere(root, groups, paths)
     counts = _counts()
-    stored_at = locate(root, article_ids)
-    moved: dict[Path, set[str]] = {}
-    for source, month, rows in groups:
-        path = partition_dir(root, source, month) / PART
-        old = _read_partition(path) if path.exists() else file_schema.empty_table()
-        new_keys, old_keys = _keys(rows), _keys(old)
-        old_hash = dict(zip(old_keys["article_id"], old_keys["content_hash"], strict=True))
-        first_run = dict(zip(old_keys["article_id"], old_keys["first_run_id"], strict=True))
-        ids = new_keys["article_id"]
-        for article_id in ids:
-            for elsewhere in stored_at.get(article_id, set()) - {path}:
-                moved.setdefault(elsewhere, set()).add(article_id)
-        if any(stored_at.get(a, set()) - {path} for a in ids):
-            first_run |= _first_runs(stored_at, ids)
-        is_new = ~ids.isin(old_hash) & ~ids.isin(first_run)
-        # Changed content or date: the stored row differs, or it lives in another partition.
-        old_pub = dict(zip(old_keys["article_id"], old_keys["published_at"], strict=True))
-        changed = ~is_new & (ids.map(old_hash).ne(new_keys["content_hash"])
-                             | ids.map(old_pub).ne(new_keys["published_at"]))
-        counts["inserted"] += int(is_new.sum())
-        counts["updated"] += int(changed.sum())
-        counts["unchanged"] += int((~is_new & ~changed).sum())
-        if not (is_new | changed).any():
-            continue
-        todo = (is_new | changed).to_numpy()
-        first = ids[todo].map(first_run).fillna(run_id).astype("object")
-        fresh = rows.filter(pa.array(todo)).drop_columns(["source"])
-        fresh = fresh.append_column(file_schema.field("first_run_id"),
-                                    pa.array(first.to_numpy(), pa.string()))
-        fresh = fresh.append_column(file_schema.field("last_run_id"),
-                                    pa.array([run_id] * len(fresh), pa.string()))
-        fresh = fresh.select(file_schema.names).cast(file_schema)
-        if changed.any():  # keep the versions being replaced before replacing them
-            replaced = pa.array(sorted(set(ids[changed.to_numpy()])), pa.string())
-            others = set().union(*(stored_at.get(a, set()) - {path} for a in replaced.to_pylist()))
-            previous = pa.concat_tables([old, *(_read_partition(p) for p in others)])
-            keep_history(previous.filter(pc.is_in(previous["article_id"], replaced))
-                         .to_pandas().assign(source=source), data_dir, run_id)
-        kept_old = old.filter(pc.invert(pc.is_in(old["article_id"], fresh["article_id"])))
-        merged = pa.concat_tables([kept_old, fresh]).sort_by("article_id")
-        write_atomic(merged, path)
-        counts["partitions_written"] += 1
-    # Only after the new copies are in place, drop the old ones (a crash in between leaves a
-    # second copy that the rerun removes, never a lost row).
-    for path, gone in moved.items():
-        old = _read_partition(path)
-        keep = old.filter(pc.invert(pc.is_in(old["article_id"], pa.array(sorted(gone),
-                                                                          pa.string()))))
-        if len(keep) == 0:
-            path.unlink()
-        else:
-            write_atomic(keep, path)
-        counts["partitions_written"] += 1
+    threads = _threads()
+
+    def run(indices: list[int], history_kept: bool) -> Iterator[tuple[int, _Done]]:
+        tasks = (partial(_merge_one, groups[i], paths[i], elsewhere[i], run_id, history_kept)
+                 for i in indices)
+        return zip(indices, _in_order(pool, 2 * threads, tasks), strict=True)
+
+    def keep_then_write(waiting: list[tuple[int, pd.DataFrame]]) -> None:
+        keep_history(pd.concat([h for _, h in waiting], ignore_index=True), data_dir, run_id)
+        for _, done in run([i for i, _ in waiting], history_kept=True):
+            counts["partitions_written"] += done.written
+
+    with ThreadPoolExecutor(threads) as pool:
+        try:
+            waiting: list[tuple[int, pd.DataFrame]] = []
+            for i, done in run(list(range(len(groups))), history_kept=False):
+                for key, n in done.counts.items():
+                    counts[key] += n
+                counts["partitions_written"] += done.written
+                if done.history is not None:
+                    waiting.append((i, done.history))
+                    if sum(len(h) for _, h in waiting) >= HISTORY_BATCH_ROWS:  # memory
+                        keep_then_write(waiting)
+                        waiting = []
+            if waiting:
+                keep_then_write(waiting)
+            # Only after the new copies are in place, drop the old ones (a crash in between
+            # leaves a second copy that the rerun removes, never a lost row).
+            moved = _moved(elsewhere)
+            for _ in pool.map(_drop_moved, moved, moved.values()):
+                counts["partitions_written"] += 1
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # replace no more files; running ones finish
+            raise
     return counts
+
+
+def _in_order(pool: ThreadPoolExecutor, in_flight: int, tasks: Iterable[Callable[[], _Done]]
+              ) -> Iterator[_Done]:
+    """The tasks' results in order, with at most `in_flight` of them submitted at once (memory:
+    each holds a partition while it runs)."""
+    pending: deque[Future[_Done]] = deque()
+    for task in tasks:
+        if len(pending) >= in_flight:
+            yield pending.popleft().result()
+        pending.append(pool.submit(task))
+    while pending:
+        yield pending.popleft().result()
+
+
+def _merge_one(group: _Group, path: Path, elsewhere: dict[str, set[Path]], run_id: str,
+               history_kept: bool) -> _Done:
+    """Merge a group into its partition file, unless that replaces versions not yet kept in the
+    history: then return them instead (runs in a worker thread)."""
+    rows = group.rows()
+    old = _read_partition(path) if path.exists() else arrow_schema(for_files=True).empty_table()
+    at, is_new, changed = _compare(rows, old, elsewhere)
+    n_new, n_changed = _true(is_new), _true(changed)
+    counts = {"inserted": n_new, "updated": n_changed,
+              "unchanged": len(rows) - n_new - n_changed}
+    if not n_new and not n_changed:
+        return _Done(counts, False, None)
+    if n_changed and not history_kept:
+        changed_ids = rows["article_id"].filter(changed)
+        return _Done(counts, False, _replaced(old, changed_ids, elsewhere, group.source))
+    write_atomic(_new_content(rows, old, at, pc.or_(is_new, changed), elsewhere, run_id), path)
+    return _Done(counts, True, None)
+
+
+def _compare(rows: pa.Table, old: pa.Table, elsewhere: dict[str, set[Path]]
+             ) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray]:
+    """(row of each article in the old file, or null; is new; is changed), by content_hash and
+    published_at."""
+    ids = rows["article_id"]
+    at = pc.index_in(ids, value_set=old["article_id"].combine_chunks())
+    stored_elsewhere = pc.is_in(ids, value_set=_strings(elsewhere.keys()))
+    is_new = pc.and_(pc.is_null(at), pc.invert(stored_elsewhere))
+    # Changed content or date: the stored row differs, or it lives only in another partition
+    # (null: not in this file, which counts as different).
+    differs = pc.or_kleene(pc.not_equal(old["content_hash"].take(at), rows["content_hash"]),
+                           pc.not_equal(old["published_at"].take(at), rows["published_at"]))
+    return at, is_new, pc.and_(pc.invert(is_new), pc.fill_null(differs, True))
+
+
+def _new_content(rows: pa.Table, old: pa.Table, at: pa.ChunkedArray, todo: pa.ChunkedArray,
+                 elsewhere: dict[str, set[Path]], run_id: str) -> pa.Table:
+    """The old rows not replaced, and the new or changed rows with their run ids, by id."""
+    file_schema = arrow_schema(for_files=True)
+    first = pc.coalesce(old["first_run_id"].take(at), *_first_runs(rows["article_id"], elsewhere),
+                        pa.scalar(run_id)).filter(todo)
+    fresh = rows.filter(todo).drop_columns(["source"])
+    fresh = fresh.append_column(file_schema.field("first_run_id"), first)
+    fresh = fresh.append_column(file_schema.field("last_run_id"),
+                                pa.repeat(pa.scalar(run_id), len(fresh)))
+    fresh = fresh.select(file_schema.names).cast(file_schema)
+    kept_old = old.filter(pc.invert(pc.is_in(old["article_id"], fresh["article_id"])))
+    return pa.concat_tables([kept_old, fresh]).sort_by("article_id")
+
+
+def _strings(values: Iterable[str]) -> pa.Array:
+    return pa.array(sorted(values), pa.string())
+
+
+def _true(mask: pa.ChunkedArray) -> int:
+    return pc.sum(mask, min_count=0).as_py()
+
+
+def _first_runs(ids: pa.ChunkedArray, elsewhere: dict[str, set[Path]]) -> list[pa.ChunkedArray]:
+    """first_run_id of each id's copy in another partition ([] when there is none): a moved
+    article keeps the run that first loaded it."""
+    files = sorted(set().union(*elsewhere.values()))
+    if not files:
+        return []
+    stored = pa.concat_tables([_read(p, columns=["article_id", "first_run_id"]) for p in files])
+    return [stored["first_run_id"].take(
+        pc.index_in(ids, value_set=stored["article_id"].combine_chunks()))]
+
+
+def _replaced(old: pa.Table, changed_ids: pa.ChunkedArray, elsewhere: dict[str, set[Path]],
+              source: str) -> pd.DataFrame:
+    """The stored versions of the changed articles, in this file and in the files they move
+    from, for keep_history."""
+    replaced = _strings(set(changed_ids.to_pylist()))
+    others = sorted(set().union(*(elsewhere.get(a, set()) for a in replaced.to_pylist())))
+    previous = pa.concat_tables([old, *(_read_partition(p) for p in others)])
+    return previous.filter(pc.is_in(previous["article_id"], replaced)).to_pandas() \
+        .assign(source=source)
+
+
+def _moved(elsewhere: list[dict[str, set[Path]]]) -> dict[Path, set[str]]:
+    """Each file holding copies that the merge stored in another partition: the ids to drop."""
+    moved: dict[Path, set[str]] = {}
+    for stored in elsewhere:
+        for article_id, files in stored.items():
+            for path in files:
+                moved.setdefault(path, set()).add(article_id)
+    return dict(sorted(moved.items()))
+
+
+def _drop_moved(path: Path, gone: set[str]) -> None:
+    old = _read_partition(path)
+    keep = old.filter(pc.invert(pc.is_in(old["article_id"], _strings(gone))))
+    if len(keep) == 0:
+        path.unlink()
+    else:
+        write_atomic(keep, path)
 
 
 def history_schema() -> pa.Schema:
@@ -213,15 +363,6 @@ def keep_history(previous: pd.DataFrame, data_dir: str | Path, run_id: str) -> N
         merged = pd.concat([old, rows[names]] if old is not None else [rows[names]],
                            ignore_index=True).drop_duplicates(["article_id", "content_hash"])
         write_atomic(pa.Table.from_pandas(merged, schema=file_schema, preserve_index=False), path)
-
-
-def _first_runs(stored_at: dict[str, Path], ids: Iterable[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for path in set().union(*(stored_at.get(a, set()) for a in ids)):
-        old = pq.read_table(path, columns=["article_id", "first_run_id"])
-        out |= dict(zip(old["article_id"].to_pylist(), old["first_run_id"].to_pylist(),
-                        strict=True))
-    return out
 
 
 def read(data_dir: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
