@@ -372,12 +372,29 @@ def _sketch_file(work: Path, part: int) -> Path:
     return work / "parts" / f"sketch-{part:05d}.npz"
 
 
+_BUFFER_BYTES = 256 << 20  # Arrow data _write_batch holds before writing row groups
+
+
 def _write_batch(parts: list[Path], kept: pd.DataFrame, out: Path, schema: pa.Schema,
                  labels: pd.Series | None = None) -> None:
     """Copy the surviving rows of every part into one file per lake partition, with their
-    near-duplicate labels."""
+    near-duplicate labels. Rows are buffered per partition up to _BUFFER_BYTES in all: each
+    part holds a few rows of hundreds of partitions, and a row group per part and partition
+    made the loads read thousands of tiny row groups."""
     keep_rows = kept.groupby("_part")["_row"].apply(np.asarray).to_dict()
     writers: dict[tuple[str, str], pq.ParquetWriter] = {}
+    buffered: dict[tuple[str, str], list[pa.Table]] = {}
+    size = 0
+
+    def flush() -> None:
+        for key, tables in buffered.items():
+            if key not in writers:
+                path = out / f"source={key[0]}" / f"published_month={key[1]}" / "part-0.parquet"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                writers[key] = pq.ParquetWriter(path, schema, compression="zstd")
+            writers[key].write_table(pa.concat_tables(tables))
+        buffered.clear()
+
     try:
         for i, part in enumerate(parts):
             if i not in keep_rows:
@@ -393,13 +410,13 @@ def _write_batch(parts: list[Path], kept: pd.DataFrame, out: Path, schema: pa.Sc
             df = pd.DataFrame({"source": table["source"].to_numpy(zero_copy_only=False),
                                "month": pc.strftime(table["published_at"], "%Y-%m")
                                .to_numpy(zero_copy_only=False)})
-            for (source, month), idx in df.groupby(["source", "month"]).indices.items():
-                key = (source, month)
-                if key not in writers:
-                    path = out / f"source={source}" / f"published_month={month}" / "part-0.parquet"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    writers[key] = pq.ParquetWriter(path, schema, compression="zstd")
-                writers[key].write_table(table.take(idx))
+            for key, idx in df.groupby(["source", "month"]).indices.items():
+                buffered.setdefault(key, []).append(table.take(idx))
+            size += table.nbytes
+            if size >= _BUFFER_BYTES:
+                flush()
+                size = 0
+        flush()
     finally:
         for writer in writers.values():
             writer.close()
