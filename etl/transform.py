@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -382,41 +382,51 @@ def _write_batch(parts: list[Path], kept: pd.DataFrame, out: Path, schema: pa.Sc
     part holds a few rows of hundreds of partitions, and a row group per part and partition
     made the loads read thousands of tiny row groups."""
     keep_rows = kept.groupby("_part")["_row"].apply(np.asarray).to_dict()
+    todo = [i for i in range(len(parts)) if i in keep_rows]
     writers: dict[tuple[str, str], pq.ParquetWriter] = {}
     buffered: dict[tuple[str, str], list[pa.Table]] = {}
     size = 0
 
-    def flush() -> None:
-        for key, tables in buffered.items():
+    def read(i: int) -> pa.Table:
+        return pq.read_table(parts[i], schema=schema).take(np.sort(keep_rows[i]))
+
+    def write(key: tuple[str, str]) -> None:
+        writers[key].write_table(pa.concat_tables(buffered[key]))
+
+    def flush(pool: ThreadPoolExecutor) -> None:
+        for key in buffered:
             if key not in writers:
                 path = out / f"source={key[0]}" / f"published_month={key[1]}" / "part-0.parquet"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 writers[key] = pq.ParquetWriter(path, schema, compression="zstd")
-            writers[key].write_table(pa.concat_tables(tables))
+        list(pool.map(write, buffered))  # one writer per partition: threads never share one
         buffered.clear()
 
     try:
-        for i, part in enumerate(parts):
-            if i not in keep_rows:
-                continue
-            table = pq.read_table(part, schema=schema).take(np.sort(keep_rows[i]))
-            # Only the keys in pandas: bodies as Python strings would cost memory and time.
-            if labels is not None:
-                ids = table["article_id"].to_pandas()
-                column = schema.get_field_index("duplicate_of")
-                table = table.set_column(column, schema.field(column), pa.array(
-                    ids.map(labels).astype("object").where(lambda v: v.notna(), None),
-                    pa.string()))
-            df = pd.DataFrame({"source": table["source"].to_numpy(zero_copy_only=False),
-                               "month": pc.strftime(table["published_at"], "%Y-%m")
-                               .to_numpy(zero_copy_only=False)})
-            for key, idx in df.groupby(["source", "month"]).indices.items():
-                buffered.setdefault(key, []).append(table.take(idx))
-            size += table.nbytes
-            if size >= _BUFFER_BYTES:
-                flush()
-                size = 0
-        flush()
+        # Threads: Parquet decoding and zstd release the GIL, so the next part is read and the
+        # partitions are compressed on both cores.
+        with ThreadPoolExecutor(2) as pool:
+            ahead = pool.submit(read, todo[0]) if todo else None
+            for n in range(len(todo)):
+                table = ahead.result()
+                ahead = pool.submit(read, todo[n + 1]) if n + 1 < len(todo) else None
+                # Only the keys in pandas: bodies as Python strings would cost memory and time.
+                if labels is not None:
+                    ids = table["article_id"].to_pandas()
+                    column = schema.get_field_index("duplicate_of")
+                    table = table.set_column(column, schema.field(column), pa.array(
+                        ids.map(labels).astype("object").where(lambda v: v.notna(), None),
+                        pa.string()))
+                df = pd.DataFrame({"source": table["source"].to_numpy(zero_copy_only=False),
+                                   "month": pc.strftime(table["published_at"], "%Y-%m")
+                                   .to_numpy(zero_copy_only=False)})
+                for key, idx in df.groupby(["source", "month"]).indices.items():
+                    buffered.setdefault(key, []).append(table.take(idx))
+                size += table.nbytes
+                if size >= _BUFFER_BYTES:
+                    flush(pool)
+                    size = 0
+            flush(pool)
     finally:
         for writer in writers.values():
             writer.close()
