@@ -6,10 +6,10 @@ quote repair: the site's own odd quotes stay as published).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,8 +19,9 @@ from etl.schema import LIST_FIELDS, TIMESTAMP_FIELDS
 from spiders.urls import canonical_key
 
 # Blocks that are never article text, whatever the parser let through. Per source, searched in
-# each paragraph (lowercased, whitespace collapsed): anchor with ^ and $ to match a whole one;
-# "*" applies to every source. Searched rather than fullmatched with .* around them: a leading
+# each paragraph (lowercased, whitespace collapsed): anchor with ^ and $ to match a whole one
+# (not \A or \Z: a body is first searched whole, a paragraph per line); "*" applies to every
+# source. Searched rather than fullmatched with .* around them: a leading
 # .* makes the regex engine backtrack over every paragraph (a fifth of the cleaning time).
 BOILERPLATE: dict[str, tuple[str, ...]] = {
     "*": (
@@ -90,44 +91,63 @@ def _clean_list(values: object, split: bool = False) -> list[str]:
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
-def _searcher(pattern: str) -> Callable[[str], bool]:
-    exact = re.compile(pattern)
-    try:
-        # Python's re scans about 10x faster for a pattern that starts with a literal than for
-        # one that starts with \b: a first pass without the \b (it only widens the matches)
-        # leaves the exact pattern the few paragraphs that may match.
-        quick = re.compile(pattern[2:]) if pattern.startswith("\\b") else None
-    except re.error:
-        quick = None
-    if quick is None:
-        return lambda text: exact.search(text) is not None
-    return lambda text: quick.search(text) is not None and exact.search(text) is not None
+def _quick(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """`pattern` without a leading \\b: Python's re scans about 10x faster for a pattern that
+    starts with a literal, and dropping a \\b only widens the matches."""
+    if pattern.startswith("\\b"):
+        try:
+            return re.compile(pattern[2:], flags)
+        except re.error:
+            pass
+    return re.compile(pattern, flags)
 
 
-def _boilerplate(source: str) -> Callable[[str], bool]:
-    """Is this paragraph boilerplate for `source`. One search per pattern, not one alternation:
-    an alternation of anchored and unanchored patterns tries every branch at every position."""
-    searchers = [_searcher(p) for p in BOILERPLATE["*"] + BOILERPLATE.get(source, ())]
-    return lambda text: any(found(text) for found in searchers)
+@dataclasses.dataclass(frozen=True)
+class _Boilerplate:
+    """One source's patterns: `maybe` searches a whole body (its paragraphs one per line) with
+    the quick forms, so that most bodies skip the paragraph by paragraph `junk` test; `junk`
+    is exact."""
+
+    quick: tuple[re.Pattern[str], ...]
+    whole: tuple[re.Pattern[str], ...]
+    exact: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def of(cls, source: str) -> _Boilerplate:
+        patterns = BOILERPLATE["*"] + BOILERPLATE.get(source, ())
+        return cls(tuple(_quick(p) for p in patterns),
+                   tuple(_quick(p, re.MULTILINE) for p in patterns),
+                   tuple(re.compile(p) for p in patterns))
+
+    def maybe(self, lines: str) -> bool:
+        return any(rx.search(lines) for rx in self.whole)
+
+    def junk(self, paragraph: str) -> bool:
+        return any(q.search(paragraph) and x.search(paragraph)
+                   for q, x in zip(self.quick, self.exact, strict=True))
 
 
 def clean_body(bodies: pd.Series, sources: pd.Series) -> pd.Series:
     r"""Split into paragraphs, normalise each, drop boilerplate, join with one blank line.
 
     One pass per body: NFC, then per paragraph `" ".join(p.split())` (the same whitespace as
-    `\s` in Python's re, collapsed in C) and one boilerplate search. This replaced exploding
-    bodies into a Series of paragraphs, which cost a pandas regex call per paragraph and was a
-    third of the transform's time."""
-    patterns = {name: _boilerplate(name) for name in sources.dropna().unique()}
-    generic = _boilerplate("*")
+    `\s` in Python's re, collapsed in C); the boilerplate patterns search the whole body first
+    and the paragraphs only if that finds something. This replaced exploding bodies into a
+    Series of paragraphs, which cost a pandas regex call per paragraph and was a third of the
+    transform's time."""
+    patterns = {name: _Boilerplate.of(name) for name in sources.dropna().unique()}
+    generic = _Boilerplate.of("*")
 
     def one(body: object, source: object) -> str:
         if not isinstance(body, str) or not body:
             return ""
-        junk = patterns.get(source, generic)
-        paras = (" ".join(p.split()) for p in
-                 _PARAGRAPH_BREAK.split(unicodedata.normalize("NFC", body)))
-        return "\n\n".join(p for p in paras if p and not junk(p.lower()))
+        rules = patterns.get(source, generic)
+        paras = [" ".join(p.split()) for p in
+                 _PARAGRAPH_BREAK.split(unicodedata.normalize("NFC", body))]
+        paras = [p for p in paras if p]
+        if rules.maybe("\n".join(paras).lower()):
+            paras = [p for p in paras if not rules.junk(p.lower())]
+        return "\n\n".join(paras)
 
     cleaned = [one(b, s) for b, s in zip(bodies.to_numpy(object), sources.to_numpy(object),
                                          strict=True)]
