@@ -58,7 +58,7 @@ def label_batch(kept: pd.DataFrame, sketch_files: dict[int, Path], data_dir: str
     """`duplicate_of` for the batch's kept rows (columns article_id, published_at, _part, _row),
     indexed by article_id. Writes the index with the batch added to `staged`, for
     `commit_batch`."""
-    order = kept.sort_values(["_part", "_row"])
+    order = kept[["article_id", "published_at", "_part", "_row"]].sort_values(["_part", "_row"])
     index = _load(data_dir, spare=len(order))  # the batch's sketches go straight into it
     base = index.generation
     for part, rows in order.groupby("_part", sort=True):

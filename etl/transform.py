@@ -332,13 +332,17 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
     duplicates = pd.DataFrame(columns=["article_id", "duplicate_of", "source"])
     labels: pd.Series | None = None
     if keys:
+        # A million rows of keys are ~250 MB a copy: drop each copy once the next exists.
         all_keys = pd.concat(keys, ignore_index=True)
+        keys.clear()
         kept, dup_in = dedupe.within_batch(all_keys)
+        del all_keys
         kept, dup_loaded = dedupe.against_loaded(kept, _existing(kept, warehouse_url))
         duplicates = pd.concat([dup_in, dup_loaded], ignore_index=True)
         if clusters.enabled() and len(kept):
             labels = clusters.label_batch(
-                kept.assign(published_at=kept["published_at"].fillna(kept["crawled_at"])),
+                kept[["article_id", "_part", "_row"]].assign(
+                    published_at=kept["published_at"].fillna(kept["crawled_at"])),
                 sketch_files, data_dir,
                 work / clusters.STAGED)
         _write_batch(parts, kept, work / "batch", schema, labels)
