@@ -44,3 +44,9 @@ def utc(value: str | datetime) -> datetime:
     if when.tzinfo is None:
         raise ValueError(f"interval bounds need an explicit UTC offset: {value!r}")
     return when.astimezone(UTC)
+
+
+def workers() -> int:
+    """Processes that clean a large window and threads that merge lake partitions
+    (`NIGHTDESK_WORKERS`; default one per core, at most 4)."""
+    return max(1, int(os.environ.get("NIGHTDESK_WORKERS", "0")) or min(os.cpu_count() or 1, 4))

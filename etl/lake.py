@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from etl.config import workers
 from etl.schema import FIELD_NAMES, arrow_schema, batch_schema
 
 PART = "part-0.parquet"
@@ -89,12 +90,6 @@ def locked(data_dir: str | Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _threads() -> int:
-    """Partitions merged at once (`NIGHTDESK_WORKERS`; default one per core, at most 4). Threads
-    suffice: Parquet decoding, zstd and fsync release the GIL."""
-    return max(1, int(os.environ.get("NIGHTDESK_WORKERS", "0")) or min(os.cpu_count() or 1, 4))
-
-
 @dataclass(frozen=True)
 class _Group:
     """The batch rows of one lake partition. `rows` is called in a worker thread when the
@@ -134,7 +129,7 @@ def load_staged(partitions: list[Path], data_dir: str | Path, run_id: str) -> di
         return _counts()
     # Every id up front (finding the copies stored elsewhere needs them all before the first
     # merge); the full rows are read once, by the partition's merge.
-    with ThreadPoolExecutor(_threads()) as pool:
+    with ThreadPoolExecutor(workers()) as pool:
         keys = list(pool.map(_read_keys, partitions))
     groups = [_Group(k["source"][0].as_py(), path.parent.name.split("=", 1)[1], k["article_id"],
                      partial(_read, path, schema=batch_schema()))
@@ -193,7 +188,7 @@ def _merge(groups: list[_Group], data_dir: str | Path, run_id: str) -> dict[str,
     paths = [partition_dir(root, g.source, g.month) / PART for g in groups]
     elsewhere = _stored_elsewhere(root, groups, paths)
     counts = _counts()
-    threads = _threads()
+    threads = workers()
 
     def run(indices: list[int], history_kept: bool) -> Iterator[tuple[int, _Done]]:
         tasks = (partial(_merge_one, groups[i], paths[i], elsewhere[i], run_id, history_kept)

@@ -114,7 +114,10 @@ class Sketches:
             return Sketches(np.empty((0, num_perm), SIG_DTYPE), np.empty(0, np.int32), empty,
                             empty)
         return Sketches(*(np.concatenate([getattr(p, f) for p in parts])
-                          for f in ("sigs", "sizes", "lead", "tail")))
+                          for f in _SKETCH_FIELDS))
+
+
+_SKETCH_FIELDS = tuple(f.name for f in dataclasses.fields(Sketches))
 
 
 # -- hashing ---------------------------------------------------------------------------------
@@ -388,7 +391,6 @@ def _lsh_pairs(indexed: np.ndarray, live: np.ndarray, probes: np.ndarray,
     return pairs // n, pairs % n
 
 
-_SKETCH_FIELDS = ("sigs", "sizes", "lead", "tail")
 _FORMAT = "nightdesk-neardup-2"
 _FORMAT_V1 = "nightdesk-neardup-1"  # 32-bit signatures as fixed_size_list: read and converted
 _ROW_GROUP = 1 << 16  # rows per Parquet row group: reading copies one group at a time

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from etl import clusters, dedupe, warehouse
 from etl.clean import clean
-from etl.config import utc, window_label
+from etl.config import utc, window_label, workers
 from etl.fsutil import replace_dir, work_dir
 from etl.lake import write_atomic
 from etl.schema import CRAWL_FIELDS, LIST_FIELDS, batch_schema
@@ -203,12 +203,6 @@ def _process_chunk(chunk: _Chunk) -> tuple[int, list[dict[str, Any]], pd.DataFra
     if clusters.enabled():  # bodies are in memory now; the labels come after dedupe
         clusters.save_part_sketches(valid["body"], chunk.sketch)
     return items, quarantine, valid[list(KEY_COLUMNS)].assign(_row=np.arange(len(valid)))
-
-
-def workers() -> int:
-    """Processes for cleaning a large window (`NIGHTDESK_WORKERS`; default: one per core, at
-    most 4, each holding one chunk of CHUNK_ROWS articles in memory)."""
-    return max(1, int(os.environ.get("NIGHTDESK_WORKERS", "0")) or min(os.cpu_count() or 1, 4))
 
 
 def _run_chunks(chunks: list[_Chunk], n_workers: int

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from bench.pg_load import synth
 from etl import warehouse
-from tests.test_pg_copy import edge_cases, second_night, utc
+from tests.test_pg_copy import edge_cases, load, second_night, utc
 
 Batch = pd.DataFrame
 
@@ -24,16 +24,6 @@ Batch = pd.DataFrame
 def nights() -> tuple[Batch, Batch]:
     first = edge_cases(synth(30))
     return utc(first), utc(second_night(first))
-
-
-def load(url: str, batch: Batch, run_id: str, *, generic: bool = False) -> dict[str, int]:
-    eng = warehouse.engine(url)
-    warehouse.create_schema(eng)
-    upsert = warehouse._upsert_rows if generic else warehouse.upsert_articles
-    with eng.begin() as conn:
-        counts = upsert(conn, batch, run_id)
-    eng.dispose()
-    return counts
 
 
 def stored_text(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -68,7 +58,7 @@ def test_sqlite_path_stores_what_the_generic_path_stores(nights, tmp_path: Path)
     fast, generic = f"sqlite:///{tmp_path / 'fast.db'}", f"sqlite:///{tmp_path / 'generic.db'}"
     for run_id, batch in (("run-1", first), ("run-2", second), ("run-3", second)):
         counts = load(fast, batch, run_id)
-        assert load(generic, batch, run_id, generic=True) == counts
+        assert load(generic, batch, run_id, rowwise=True) == counts
         assert stored_text(fast) == stored_text(generic)
         assert read_back(fast) == read_back(generic)
         if run_id == "run-2":
@@ -90,8 +80,8 @@ def test_a_batch_naming_an_id_twice(nights, tmp_path: Path):
     twice.loc[4, "article_id"] = twice.loc[3, "article_id"]
     urls = {name: f"sqlite:///{tmp_path / name}.db" for name in ("fast", "generic")}
     for name, url in urls.items():
-        load(url, first.iloc[:10], "run-1", generic=name == "generic")
-        assert load(url, twice, "run-2", generic=name == "generic") == {
+        load(url, first.iloc[:10], "run-1", rowwise=name == "generic")
+        assert load(url, twice, "run-2", rowwise=name == "generic") == {
             "inserted": 0, "updated": 2, "unchanged": 3}
     assert stored_text(urls["fast"]) == stored_text(urls["generic"])
 
