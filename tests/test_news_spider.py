@@ -189,7 +189,7 @@ def test_sources_validate_generic_keys(tmp_path, server):
         load()
     with pytest.raises(SourceConfigError, match="max_urls"):
         load(home=site.url("/"), max_urls=-1)
-    with pytest.raises(SourceConfigError, match="unknown keys"):
+    with pytest.raises(SourceConfigError, match="unknown key"):
         load(home=site.url("/"), sitemap=[site.url("/sitemaps/index.xml")])
     src = load_sources(write_news_sources(tmp_path / "ok.toml", server, home=site.url("/")))
     got = src["testnews"]
