@@ -204,22 +204,39 @@ def _figures(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _cause(out: Path) -> str:
+    """The first failed feed, sitemap or page in a crawl's rejects, as ": URL: why" (a person
+    reading a failed run needs the status and the URL, not only a count)."""
+    rejects = out / "rejects.jsonl"
+    lines = rejects.read_text(encoding="utf-8").splitlines() if rejects.exists() else []
+    for line in lines:
+        row = json.loads(line)
+        if row.get("stage") not in ("discovery", "fetch"):
+            continue
+        why = str(row.get("detail") or row.get("reason") or "").removeprefix("IgnoreRequest: ")
+        if row.get("reason") == "guard_refused" or why.startswith("address guard"):
+            why += " (NIGHTDESK_ALLOWED_ADDRESSES lists addresses to allow)"
+        return f": {row.get('url')}: {why}"
+    return ""
+
+
 def _judge(source: str, f: dict[str, Any], max_failed_share: float, out: Path) -> None:
     """Fail loudly: a crawl that could not discover, or lost too many pages, must not look fine."""
     log_hint = f"(log: {out / 'crawl.log'})"
     if f["finish_reason"] != "finished":
         raise CrawlError(f"crawl of {source} ended with {f['finish_reason']!r} {log_hint}")
     if f["responses"] == 0:
-        raise CrawlError(f"crawl of {source} got no response at all: is the site up? {log_hint}")
+        cause = _cause(out) or ": is the site up?"
+        raise CrawlError(f"crawl of {source} got no response at all{cause} {log_hint}")
     if f["discovery_failed"]:
         raise CrawlError(
             f"crawl of {source}: {f['discovery_failed']} of {f['discovery_requests']} feed/sitemap "
-            f"requests failed, so articles may be missing {log_hint}"
+            f"requests failed, so articles may be missing{_cause(out)} {log_hint}"
         )
     # A request the scheduler dropped calls no errback: its URL would otherwise leave no trace.
     lost = f["article_failed"] + f["parse_failed"] + f["requests_dropped"]
     if f["article_requests"] and lost / f["article_requests"] > max_failed_share:
         raise CrawlError(
             f"crawl of {source}: {lost} of {f['article_requests']} article pages failed to fetch "
-            f"or parse (limit {max_failed_share:.0%}) {log_hint}"
+            f"or parse (limit {max_failed_share:.0%}){_cause(out)} {log_hint}"
         )
