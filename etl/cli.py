@@ -1,14 +1,36 @@
-"""`nightdesk`: the pipeline's steps without Airflow (the DAG's tasks call the same functions)."""
+"""`nightdesk`: the pipeline's steps without Airflow (the DAG's tasks call the same functions).
+
+Exit codes: 0 done; 1 the run failed (the cause in a line or two; `--verbose` adds the
+traceback); 2 a usage error (one line, nothing ran): a bad flag or date, an unknown source, a
+sources file that does not validate.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
+import re
 import sys
-from datetime import UTC, datetime, timedelta
+import traceback
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NoReturn
 
 from etl import config
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot run: exit 2, one line, no traceback."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError (printed as one line by main) instead of printing the
+    usage block and exiting; subcommand parsers inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def run(start: str, end: str, *, sources_file: str, data_dir: str, warehouse_url: str,
@@ -23,8 +45,8 @@ def run(start: str, end: str, *, sources_file: str, data_dir: str, warehouse_url
     crawls = [crawl(n, start, end, sources_file=sources_file, data_dir=data_dir,
                     warehouse_url=warehouse_url, refetch=refetch) for n in names]
     for c in crawls:
-        print(f"crawled {c['source']} from the {c['where']}: {c['items']} articles, "
-              f"{c['pages_fetched']} pages", file=sys.stderr)
+        print(f"crawled {c['source']} ({c['mode']}) from the {c['where']}: {c['items']} "
+              f"articles, {c['pages_fetched']} pages", file=sys.stderr)
     staged = transform(start, end, sources=names, data_dir=data_dir, warehouse_url=warehouse_url)
     lake = load_lake(start, end, data_dir=data_dir, run_id=run_id)
     wh = load_warehouse(start, end, data_dir=data_dir, warehouse_url=warehouse_url, run_id=run_id)
@@ -35,18 +57,83 @@ def run(start: str, end: str, *, sources_file: str, data_dir: str, warehouse_url
 
 def _day_window(day: str) -> tuple[str, str]:
     """A date's nightly window: [D 02:00 UTC, D+1 02:00 UTC), the run that starts at D+1 02:00."""
-    start = datetime.fromisoformat(day).replace(hour=2, tzinfo=UTC)
+    start = datetime.combine(date.fromisoformat(day), datetime.min.time()).replace(
+        hour=2, tzinfo=UTC)
     return start.isoformat(), (start + timedelta(days=1)).isoformat()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nightdesk", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="crawl, transform, load and check one interval [start, end)")
+def _a_date(text: str) -> str:
+    """--day: a calendar date only; a time would silently shift the nightly window."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise argparse.ArgumentTypeError(f"takes a date (YYYY-MM-DD), not {text!r}")
+    try:
+        date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: {exc}") from None
+    return text
+
+
+def _an_instant(text: str) -> str:
+    """--start/--end: ISO 8601 with a UTC offset (a bare time would be read in nobody's zone)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time (e.g. 2022-01-31T02:00:00+00:00)") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}+00:00")
+    return when.isoformat()
+
+
+def _interval(args: argparse.Namespace) -> tuple[str, str]:
+    if args.day:
+        if args.end:
+            raise UsageError("--end goes with --start, not with --day")
+        return _day_window(args.day)
+    if not args.end:
+        raise UsageError("--start needs --end (both ISO 8601 with an offset)")
+    if datetime.fromisoformat(args.start) >= datetime.fromisoformat(args.end):
+        raise UsageError(f"--start {args.start} is not before --end {args.end}")
+    return args.start, args.end
+
+
+def _chosen_sources(sources_file: str, only: list[str] | None) -> list[str] | None:
+    """Loads and validates the whole file before anything runs; --source names must exist."""
+    from spiders.sources import load_sources
+
+    names = list(load_sources(sources_file))
+    for name in only or ():
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(f"no source {name!r} in {sources_file}; {hint}"
+                             f"it has: {', '.join(names)}")
+    return only
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    start, end = _interval(args)
+    sources_file = str(config.sources_file(args.sources))
+    only = _chosen_sources(sources_file, args.source)
+    data = config.data_dir(args.data_dir)
+    url = config.warehouse_url(args.warehouse, data)
+    run_id = args.run_id or f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
+    result = run(start, end, sources_file=sources_file, data_dir=str(data), warehouse_url=url,
+                 run_id=run_id, only=only, refetch=args.refetch)
+    print(json.dumps(result, indent=1, default=str))
+    print(f"lake: {data / 'lake' / 'articles'}\nwarehouse: {url}", file=sys.stderr)
+    return 0
+
+
+def add_run(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("run", parents=[common],
+                       help="crawl, transform, load and check one interval [start, end)")
     when = p.add_mutually_exclusive_group(required=True)
-    when.add_argument("--start", help="ISO 8601 with offset, e.g. 2022-01-31T02:00:00+00:00")
-    when.add_argument("--day", help="a date D: its nightly window [D 02:00Z, D+1 02:00Z)")
-    p.add_argument("--end", help="ISO 8601 with offset (with --start)")
+    when.add_argument("--start", type=_an_instant,
+                      help="ISO 8601 with offset, e.g. 2022-01-31T02:00:00+00:00")
+    when.add_argument("--day", type=_a_date,
+                      help="a date D: its nightly window [D 02:00Z, D+1 02:00Z)")
+    p.add_argument("--end", type=_an_instant, help="ISO 8601 with offset (with --start)")
     p.add_argument("--sources", default=None, help="sources TOML (default sources/demo.toml)")
     p.add_argument("--source", action="append", help="only this source (repeatable)")
     p.add_argument("--data-dir", default=None, help="outputs (default ./data)")
@@ -54,24 +141,67 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-id", default=None)
     p.add_argument("--refetch", action="store_true",
                    help="fetch every article of the window again (ignore what was fetched)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    p.set_defaults(func=cmd_run)
 
-    if args.day:
-        start, end = _day_window(args.day)
-    elif args.end:
-        start, end = args.start, args.end
-    else:
-        parser.error("--start needs --end")
-    data = config.data_dir(args.data_dir)
-    url = config.warehouse_url(args.warehouse, data)
-    run_id = args.run_id or f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
-    result = run(start, end, sources_file=str(config.sources_file(args.sources)),
-                 data_dir=str(data), warehouse_url=url, run_id=run_id, only=args.source,
-                 refetch=args.refetch)
-    print(json.dumps(result, indent=1, default=str))
-    print(f"lake: {data / 'lake' / 'articles'}\nwarehouse: {url}", file=sys.stderr)
-    return 0
+
+def _say(prog: str, kind: str, message: str) -> None:
+    for line in message.strip().splitlines() or [""]:
+        print(f"{prog}: {kind}: {line}", file=sys.stderr)
+
+
+def _failure(exc: BaseException) -> str:
+    """A failure in at most two lines: its type and message (a subprocess's stderr tail is cut
+    to its last line; --verbose shows everything)."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()] or [""]
+    text = lines[0] if len(lines) < 3 else f"{lines[0]} ... {lines[-1].strip()}"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _dispatch(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    from spiders.sources import SourceConfigError
+
+    prog = f"nightdesk {args.command}"
+    try:
+        return func(args)
+    except (UsageError, SourceConfigError) as exc:
+        _say(prog, "error", str(exc))
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        _say(prog, "failed", _failure(exc))
+        if not args.verbose:
+            print(f"{prog}: (--verbose shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    from spiders import trysite
+
+    parser = Parser(prog="nightdesk", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    # Every subcommand takes these (parents=[common]); each sets its handler with
+    # set_defaults(func=...), and main() turns its exceptions into exit codes.
+    common = Parser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="log progress and show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_run(sub, common)
+    trysite.add_parser(sub, common)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        command = next((a for a in (argv or sys.argv[1:]) if a in sub.choices), None)
+        print(f"nightdesk{' ' + command if command else ''}: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s" if args.verbose
+        else "%(levelname)s %(name)s: %(message)s")
+    return _dispatch(args.func, args)
 
 
 if __name__ == "__main__":

@@ -319,12 +319,22 @@ def load_sources(path: str | Path = DEFAULT_SOURCES) -> dict[str, Source]:
     """Every source of a file, by name; SourceConfigError lists every problem found."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SourceConfigError([f"sources file not found: {path}"]) from None
     except IsADirectoryError:
         raise SourceConfigError([f"{path}: a folder, not a sources file"]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise SourceConfigError([f"{path}: not UTF-8 text: {exc}"]) from None
+    return parse_sources(text, path)
+
+
+def parse_sources(text: str, path: str | Path) -> dict[str, Source]:
+    """load_sources for TOML text; `path` only names it in messages."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise SourceConfigError([f"{path}: not valid TOML: {exc}"]) from None
     problems = [f"{path}: unknown top-level key {key!r}" + suggest(key, ("source",))
                 for key in data if key != "source"]
