@@ -339,17 +339,24 @@ def parse_sources(text: str, path: str | Path) -> dict[str, Source]:
     problems = [f"{path}: unknown top-level key {key!r}" + suggest(key, ("source",))
                 for key in data if key != "source"]
     entries = data.get("source", [])
-    if isinstance(entries, dict):
+    if not isinstance(entries, list):
         problems.append(f"{path}: write each source as [[source]] (double brackets)")
         entries = []
     sources: dict[str, Source] = {}
+    names: set[object] = set()
     for index, raw in enumerate(entries, 1):
+        if not isinstance(raw, dict):
+            problems.append(f"{path}: source #{index}: not a table; write each source as "
+                            "[[source]] with its keys below it")
+            continue
         entry = _Entry(raw, path, index)
         src = _source(entry)
         problems += entry.problems
-        if src is not None and src.name in sources:
+        name = raw.get("name")
+        if isinstance(name, str) and name in names:
             problems.append(f"{path}: {entry.label}, key 'name': defined twice")
-        elif src is not None:
+        names.add(name)
+        if src is not None:
             sources[src.name] = src
     if not entries and not problems:
         problems.append(f"{path}: no [[source]] entries")

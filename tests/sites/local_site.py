@@ -9,6 +9,8 @@ lists a Google News sitemap and disallows /private/, where one more listed page 
 from __future__ import annotations
 
 import gzip
+import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -75,8 +77,31 @@ def build_routes(shared: Path, base: str) -> dict[str, Route]:
     return routes
 
 
-def local_site(shared: Path) -> SiteServer:
-    """A started-when-entered SiteServer serving the site at its own http://127.0.0.1:PORT."""
-    server = SiteServer({})
-    server.routes.update(build_routes(shared, f"http://{server.addr}"))
+class AgentLoggingServer(SiteServer):
+    """A SiteServer that also records each request's User-Agent and monotonic time."""
+
+    def __init__(self, routes: dict[str, Route]) -> None:
+        self.seen: list[tuple[float, str, str]] = []  # (time, path, User-Agent)
+        super().__init__(routes)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        base, server = super()._handler(), self
+
+        class Handler(base):  # type: ignore[valid-type,misc]
+            def do_GET(self) -> None:
+                server.seen.append((time.monotonic(), self.path,
+                                    self.headers.get("User-Agent", "")))
+                super().do_GET()
+
+        return Handler
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.addr}"
+
+
+def local_site(shared: Path) -> AgentLoggingServer:
+    """A server (start it with `with`) serving the site at its own http://127.0.0.1:PORT."""
+    server = AgentLoggingServer({})
+    server.routes.update(build_routes(shared, server.base))
     return server
