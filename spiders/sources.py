@@ -283,8 +283,7 @@ def _source(entry: _Entry) -> Source | None:
         domains = []
     allowed = tuple(a for a in (_allowed_domain(entry, v) for v in domains) if a)
     configured = (*feeds, *sitemaps, *filter(None, (home, newsmap, index)))
-    if spider == "news" and not configured and not any(
-            k in d for k in ("feeds", "sitemaps", "home")):
+    if spider == "news" and not configured and not entry.problems:  # else: a typo said it
         entry.problem("feeds", "a news source needs feeds, sitemaps or home")
     for url in configured if allowed else ():
         # Offsite filtering would drop a configured URL silently; refuse the config instead.

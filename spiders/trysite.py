@@ -14,16 +14,19 @@ or no page is an article; 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from spiders import discovery as disc
-from spiders.politefetch import Fetched, FetchError, PoliteFetcher
+
+if TYPE_CHECKING:  # Scrapy is imported only when a site is tried, not by every CLI command
+    from spiders.politefetch import Fetched, PoliteFetcher
 
 MAX_DOCUMENTS = 3  # feeds, and sitemaps, read per kind: enough to see what a site lists
 
@@ -73,6 +76,7 @@ def _zone(text: str) -> str:
 
 def command(args: argparse.Namespace) -> int:
     from etl.cli import UsageError
+    from spiders.politefetch import PoliteFetcher
     from spiders.sources import http_url_problem
 
     why = http_url_problem(args.url)
@@ -98,6 +102,8 @@ class Trial:
         self.kind: disc.Kind = "unknown"
         self.title: str | None = None
         self.listed: dict[str, Listed] = {}
+        self.feeds: list[str] = []  # readable feeds and top-level sitemaps: the entry's URLs
+        self.sitemaps: list[str] = []
         self.hosts = {_site_host(url)}
         self.dated_by_page = 0  # articles with a date of their own
         self.naive = 0  # ... read without an offset (the source's timezone matters)
@@ -107,6 +113,8 @@ class Trial:
 
     # -- discovery ----------------------------------------------------------------------------
     def _fetch_ok(self, url: str) -> Fetched:
+        from spiders.politefetch import FetchError
+
         try:
             got = self.fetcher.get(url)
         except FetchError as exc:
@@ -168,6 +176,7 @@ class Trial:
             self.say(f"  feed {url}: unreadable: {exc.reason}")
             return
         self.title = self.title or feed.title
+        self.feeds.append(url)
         self.say(f"  feed {url} ({feed.format}, {feed.title or 'untitled'!r}): "
                  f"{len(feed.entries)} entries" + _repairs(feed.recovered, feed.truncated))
         for e in feed.entries:
@@ -180,6 +189,8 @@ class Trial:
             self.say(f"  sitemap {url}: unreadable: {exc.reason}")
             return
         extra = _repairs(sitemap.recovered, sitemap.truncated)
+        if depth == 0:
+            self.sitemaps.append(url)
         if sitemap.is_index:
             children = sorted(sitemap.sitemaps, key=lambda r: _sort_key(r.lastmod), reverse=True)
             self.say(f"  sitemap index {url}: {len(children)} sitemaps; reading the newest "
@@ -215,6 +226,8 @@ class Trial:
 
     def page(self, n: int, item: Listed) -> bool:
         """Fetches and extracts one page, prints its fields; True when it is an article."""
+        from spiders.politefetch import FetchError
+
         self.say(f"\n[{n}] {item.url}")
         self.say(f"    listed by {item.where}"
                  + (f", dated {_iso(item.published)}" if item.published else ", undated"))
@@ -264,17 +277,23 @@ class Trial:
         from spiders.sources import is_local_host, parse_sources
 
         parts = urlsplit(self.url)
-        key = {"feed": "feeds", "sitemap": "sitemaps"}.get(self.kind, "home")
-        value = f'"{self.url}"' if key == "home" else f'["{self.url}"]'
         lines = ["[[source]]", f'name = "{_slug(self.title, parts.hostname or "site")}"',
-                 'spider = "news"', f"{key} = {value}"]
+                 'spider = "news"']
+        # What was read and listed articles; a home page's discovery would find the same each
+        # night, so it is offered as the alternative.
+        for key, urls in (("feeds", self.feeds), ("sitemaps", self.sitemaps)):
+            if urls:
+                lines.append(f"{key} = {json.dumps(urls)}")  # a JSON list of strings is TOML
+        if self.kind == "html":
+            lines.append(f"# home = {json.dumps(self.url)}  # instead of feeds and sitemaps: "
+                         "finds them again every night")
         if self.timezone:
             lines.append(f'timezone = "{self.timezone}"')
         elif self.naive:
             lines.append('# timezone = "Europe/London"  # pages give times without an offset: '
                          "set the site's zone (now read as UTC)")
         if parts.port is not None:
-            lines.append(f'allowed_domains = ["{parts.netloc.lower()}"]  # the site with its port')
+            lines.append(f"allowed_domains = {json.dumps([_site_host(self.url)])}  # with its port")
         if is_local_host(parts.hostname or ""):
             lines.insert(0, f"# {parts.hostname} is a loopback or private address: crawls need "
                          f"NIGHTDESK_ALLOWED_ADDRESSES={parts.hostname}")
