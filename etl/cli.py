@@ -114,7 +114,8 @@ def _chosen_sources(sources_file: str, only: list[str] | None) -> list[str] | No
 def cmd_run(args: argparse.Namespace) -> int:
     start, end = _interval(args)
     sources_file = str(config.sources_file(args.sources))
-    only = _chosen_sources(sources_file, args.source)
+    # checked as the user named it, so messages show the path they typed
+    only = _chosen_sources(args.sources or sources_file, args.source)
     data = config.data_dir(args.data_dir)
     url = config.warehouse_url(args.warehouse, data)
     run_id = args.run_id or f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
