@@ -189,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     common = Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true",
                         help="log progress and show tracebacks")
+    # also before the command (`nightdesk --verbose run ...`); its own dest, because a
+    # subcommand's default would overwrite it
+    parser.add_argument("-v", "--verbose", dest="verbose_first", action="store_true",
+                        help="log progress and show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run(sub, common)
     trysite.add_parser(sub, common)
@@ -198,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         command = next((a for a in (argv or sys.argv[1:]) if a in sub.choices), None)
         print(f"nightdesk{' ' + command if command else ''}: error: {exc}", file=sys.stderr)
         return 2
+    args.verbose = args.verbose or args.verbose_first
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s %(message)s" if args.verbose

@@ -84,7 +84,7 @@ def crawl(
         settings["USER_AGENT"] = USER_AGENT.replace("+https://github.com/nightdesk", contact)
 
     with ExitStack() as stack:
-        where = "live site"
+        where = f"{src.mode} site"  # "live site", "local site"; a replica says where below
         addr = src.replica_addr
         if src.replica and not addr:
             from replica.server import ReplicaServer

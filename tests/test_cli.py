@@ -129,6 +129,22 @@ def test_a_404_feed_fails_with_its_url_and_status_and_the_log(tmp_path, server):
     assert "spiders.run.CrawlError" in verbose.stderr and "HTTP 404" in verbose.stderr
 
 
+def test_any_failure_is_one_line_and_verbose_shows_the_traceback(tmp_path, sources_file):
+    not_a_dir = write(tmp_path / "file", "")
+    args = ("run", "--day", "2022-01-31", "--sources", str(sources_file), "--data-dir",
+            str(not_a_dir))
+    quiet = nightdesk(*args)
+    assert quiet.returncode == 1
+    assert lines(quiet.stderr) == [
+        f"nightdesk run: failed: NotADirectoryError: [Errno 20] Not a directory: "
+        f"'{not_a_dir}/raw/source=moscowtimes'",
+        "nightdesk run: (--verbose shows the traceback)"]
+    for verbose in (nightdesk("--verbose", *args), nightdesk(*args, "-v")):  # either place
+        assert verbose.returncode == 1
+        assert verbose.stderr.startswith("Traceback (most recent call last)")
+        assert lines(verbose.stderr)[-1].startswith("nightdesk run: failed: NotADirectoryError")
+
+
 def test_an_address_guard_refusal_says_so(tmp_path, server):
     sources = write(tmp_path / "s.toml", f'[[source]]\nname = "mine"\nhome = "{server.base}/"\n'
                     f"{FAST}")
@@ -299,7 +315,7 @@ def test_every_command_of_the_adding_a_site_doc(tmp_path, server):
             pasted = True
             assert not (tmp_path / "data").exists()  # try wrote nothing
         if words[1] == "run":
-            assert "crawled example-news (local) from the live site: " in proc.stderr
+            assert "crawled example-news (local) from the local site: " in proc.stderr
     assert pasted
     db = sqlite3.connect(tmp_path / "data" / "warehouse.db")
     modes = db.execute("SELECT DISTINCT source, mode FROM runs").fetchall()
