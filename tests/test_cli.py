@@ -235,14 +235,20 @@ def test_try_honours_crawl_delay(server):
     ("/", None, {}, "nightdesk try: failed: {base}/: address guard: 127.0.0.1 is a loopback "
                     "address this source does not allow (NIGHTDESK_ALLOWED_ADDRESSES lists "
                     "addresses to allow)"),
+    # every redirect hop meets the guard before any connection
+    ("/moved", None, ALLOW, "nightdesk try: failed: http://10.0.0.1/feed.xml: address guard: "
+                            "10.0.0.1 is a private address this source does not allow "
+                            "(NIGHTDESK_ALLOWED_ADDRESSES lists addresses to allow)"),
 ])
 def test_try_failures_exit_1_with_the_cause(server, path, robots, env, says):
+    server.routes["/moved"] = Route(b"", status=302,
+                                    headers={"Location": "http://10.0.0.1/feed.xml"})
     if robots is not None:
         server.routes["/robots.txt"] = robots
     proc = nightdesk("try", server.base + path, "--delay", "0", env=env)
     assert proc.returncode == 1
     assert lines(proc.stderr) == [says.format(base=server.base)]
-    if "HTTP 404" not in says:  # refused before it was fetched
+    if path in ("/", site.PRIVATE):  # refused before it was fetched
         assert path not in [p for _, p, _ in server.seen]
 
 
