@@ -100,8 +100,8 @@ class Source:
 
     @cached_property
     def mode(self) -> str:
-        """"replica" (the bundled replica or a routed server), "local" (a site on a loopback or
-        private address) or "live"; recorded with every crawl."""
+        """Where the site lives: "replica" (the bundled replica or a routed server), "local" (a
+        loopback or private address) or "live"; recorded with every crawl."""
         if self.replica or self.replica_addr:
             return "replica"
         return "local" if any(is_local_host(h) for h in _hosts(self.discovery_urls)) else "live"
@@ -128,7 +128,7 @@ def _hosts(urls: tuple[str, ...]) -> list[str]:
 
 
 def suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
-    """"; did you mean 'feeds'?" for a near miss, else the valid choices."""
+    """The end of an unknown-key message: "did you mean" a near miss, else the valid keys."""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:
         return f"; did you mean {close[0]!r}?"
