@@ -286,6 +286,7 @@ def _doc_commands() -> list[tuple[str, list[str]]]:
     return found
 
 
+@pytest.mark.slow  # two tries and two nights at the default politeness (1 s between requests)
 def test_every_command_of_the_adding_a_site_doc(tmp_path, server):
     """The doc's walk-through on a real local site: try, paste the entry, run a night; the mode
     is `local`, and the listed articles land in the lake."""
