@@ -137,7 +137,8 @@ def add_run(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--end", type=_an_instant, help="ISO 8601 with offset (with --start)")
     p.add_argument("--sources", default=None, help="sources TOML (default sources/demo.toml)")
     p.add_argument("--source", action="append", help="only this source (repeatable)")
-    p.add_argument("--data-dir", default=None, help="outputs (default ./data)")
+    p.add_argument("--data-dir", default=None,
+                   help="outputs (default NIGHTDESK_DATA_DIR, else data/ in the project)")
     p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default SQLite in data)")
     p.add_argument("--run-id", default=None)
     p.add_argument("--refetch", action="store_true",
