@@ -54,7 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-id", default=None)
     p.add_argument("--refetch", action="store_true",
                    help="fetch every article of the window again (ignore what was fetched)")
+    from etl import query, report_cli  # each adds its subcommand (logic in its own module)
+
+    query.add_parser(sub)
+    report_cli.add_parsers(sub)
     args = parser.parse_args(argv)
+    if getattr(args, "handler", None):
+        return args.handler(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     if args.day:

@@ -1,0 +1,264 @@
+"""`nightdesk report` (terminal summary + one self-contained HTML file) and `nightdesk backfill`
+(`nightdesk run` over many nightly windows, with a progress bar).
+
+The summary shows the latest run of each source and window. `found` is what the night found on
+the site: new + changed + unchanged + known (known articles skipped without a fetch), so an
+idempotent rerun reads as "found 6, known 6", not as "found nothing".
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from etl import config
+
+SUMMARY_SQL = """
+select * exclude (rn) from (
+  select r.*, row_number() over (partition by source, interval_start
+                                 order by finished_at desc) as rn
+  from runs r
+  {where}
+) where rn = 1
+order by interval_start desc, source
+limit {limit}
+"""
+
+
+@dataclass
+class Summary:
+    """What the terminal table and the HTML report show."""
+
+    rows: list[dict[str, Any]]          # latest run per source and window, oldest window first
+    history: list[dict[str, Any]]       # the same over the last 365 windows (plots)
+    rejects: list[dict[str, Any]]       # source, window, reason, n (raw rejects)
+    lake_articles: int
+    lake_partitions: int
+    warehouse_articles: int | None
+    quarantined: int
+    data_dir: str
+    warehouse_url: str
+
+
+def found(row: dict[str, Any]) -> int:
+    return sum(int(row.get(k) or 0) for k in ("inserted", "updated", "unchanged", "known_skipped"))
+
+
+def _took(row: dict[str, Any]) -> float | None:
+    if row.get("started_at") and row.get("finished_at"):
+        return (row["finished_at"] - row["started_at"]).total_seconds()
+    return None
+
+
+def collect(data_dir: str | Path, warehouse_url: str, *, last: int = 14,
+            run_ids: list[str] | None = None) -> Summary:
+    from etl.query import connect
+
+    con = connect(data_dir, warehouse_url)
+    try:
+        where = ""
+        if run_ids:
+            con.register("_wanted", __import__("pyarrow").table({"run_id": run_ids}))
+            where = "where run_id in (select run_id from _wanted)"
+        rows = con.sql(SUMMARY_SQL.format(where=where, limit=int(last))).to_arrow_table()
+        history = con.sql(SUMMARY_SQL.format(where=where, limit=365)).to_arrow_table()
+        rejects = con.sql("select source, crawl_window, reason, count(*) as n from rejects "
+                          "group by all order by crawl_window, source, n desc").to_arrow_table()
+        lake_n, parts = con.execute("select count(*), count(distinct (source, published_month)) "
+                                "from articles").fetchone()
+        quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
+    finally:
+        con.close()
+    return Summary(
+        rows=list(reversed(rows.to_pylist())), history=list(reversed(history.to_pylist())),
+        rejects=rejects.to_pylist(), lake_articles=int(lake_n), lake_partitions=int(parts),
+        warehouse_articles=_warehouse_articles(warehouse_url), quarantined=int(quarantined),
+        data_dir=str(data_dir), warehouse_url=warehouse_url)
+
+
+def _warehouse_articles(warehouse_url: str) -> int | None:
+    import sqlalchemy as sa
+
+    url = sa.make_url(warehouse_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return None
+    eng = sa.create_engine(url)
+    try:
+        if "articles" not in sa.inspect(eng).get_table_names():
+            return None
+        with eng.connect() as conn:
+            return int(conn.execute(sa.text("select count(*) from articles")).scalar_one())
+    finally:
+        eng.dispose()
+
+
+COLUMNS = (  # (heading, how to read it from a runs row)
+    ("day", lambda r: f"{r['interval_start']:%Y-%m-%d}"),
+    ("source", lambda r: r["source"]),
+    ("mode", lambda r: r.get("mode") or ""),
+    ("found", found),
+    ("new", lambda r: r["inserted"]),
+    ("changed", lambda r: r["updated"]),
+    ("unchanged", lambda r: r["unchanged"]),
+    ("known_skipped", lambda r: r["known_skipped"]),
+    ("pages", lambda r: r["pages_fetched"]),
+    ("rejected", lambda r: r["rejected"]),
+    ("dup", lambda r: r["duplicates"]),
+    ("near-dup", lambda r: r["near_duplicates"]),
+    ("took", lambda r: "" if _took(r) is None else f"{_took(r):.1f} s"),
+)
+
+
+def table_rows(summary: Summary) -> list[list[str]]:
+    return [[str(read(r)) for _, read in COLUMNS] for r in summary.rows]
+
+
+def headline(summary: Summary) -> list[str]:
+    wh = "?" if summary.warehouse_articles is None else summary.warehouse_articles
+    return [f"lake:      {Path(summary.data_dir) / 'lake' / 'articles'}  "
+            f"({summary.lake_articles} articles, {summary.lake_partitions} partitions)",
+            f"warehouse: {summary.warehouse_url}  ({wh} articles, "
+            f"{summary.quarantined} quarantined)"]
+
+
+def print_summary(summary: Summary, file=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    file = file or sys.stdout
+    console = Console(file=file, width=None if file.isatty() else 160)
+    table = Table(title="latest run of each source and window (found = new + changed + "
+                  "unchanged + known_skipped)", title_justify="left", header_style="bold")
+    for i, (heading, _) in enumerate(COLUMNS):
+        table.add_column(heading, justify="left" if i < 3 else "right", no_wrap=True)
+    for cells in table_rows(summary):
+        table.add_row(*cells)
+    if not summary.rows:
+        console.print("no runs in the warehouse yet (`make run` or `nightdesk run --day D`)")
+    else:
+        console.print(table)
+    reasons: dict[str, int] = {}
+    for r in summary.rejects:
+        reasons[r["reason"]] = reasons.get(r["reason"], 0) + int(r["n"])
+    if reasons:
+        console.print("rejects by reason: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])))
+    for line in headline(summary):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+def write_html(summary: Summary, path: Path) -> Path:
+    from etl.report_html import render
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(render(summary), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def report_main(args) -> int:
+    data = config.data_dir(args.data_dir)
+    url = config.warehouse_url(args.warehouse, data)
+    summary = collect(data, url, last=args.last)
+    print_summary(summary)
+    if not args.no_html:
+        out = Path(args.output) if args.output else (
+            data / "reports" / f"nightdesk-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.html")
+        print(f"report: {write_html(summary, out)}")
+    return 0
+
+
+def _days(first: str, last: str) -> list[str]:
+    a, b = date.fromisoformat(first), date.fromisoformat(last)
+    if b < a:
+        raise ValueError(f"--to {last} is before --from {first}")
+    return [(a + timedelta(days=i)).isoformat() for i in range((b - a).days + 1)]
+
+
+def _run_id() -> str:
+    # The CLI's run id format (cli__<UTC timestamp>__<8 hex>); the lead may point this at the
+    # one helper etl/cli.py gets for it.
+    import uuid
+
+    return f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}__{uuid.uuid4().hex[:8]}"
+
+
+def backfill_main(args) -> int:
+    """`nightdesk run --day D` for each D in [--from, --to], a progress bar on stderr."""
+    import logging
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from etl.cli import _day_window, run
+
+    try:
+        days = _days(args.date_from, args.date_to)
+    except ValueError as exc:
+        print(f"nightdesk backfill: {exc}", file=sys.stderr)
+        return 2
+    data = config.data_dir(args.data_dir)
+    url = config.warehouse_url(args.warehouse, data)
+    sources = str(config.sources_file(args.sources))
+    log = data / "logs" / f"backfill-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # The steps log at INFO: into a file, so the bar stays readable.
+    logging.basicConfig(filename=log, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run_ids: list[str] = []
+    failed: list[tuple[str, str]] = []
+    console = Console(file=sys.stderr)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("backfill", total=len(days))
+        for day in days:
+            bar.update(task, description=f"window {day}")
+            start, end = _day_window(day)
+            run_id = _run_id()
+            try:
+                run(start, end, sources_file=sources, data_dir=str(data), warehouse_url=url,
+                    run_id=run_id, only=args.source, refetch=args.refetch)
+                run_ids.append(run_id)
+            except Exception as exc:  # one failed window must not hide the others' results
+                logging.getLogger(__name__).exception("window %s failed", day)
+                failed.append((day, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]))
+                console.print(f"window {day} FAILED: {failed[-1][1]}")
+            bar.advance(task)
+    print_summary(collect(data, url, last=len(days) * 50, run_ids=run_ids or ["-"]))
+    print(f"log: {log}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("report", help="summary table of the latest runs, and one self-contained "
+                       "HTML report (default data/reports/)")
+    p.add_argument("--data-dir", default=None, help="outputs (default ./data)")
+    p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default SQLite in data)")
+    p.add_argument("--output", "-o",
+                   help="the HTML file (default data/reports/nightdesk-<UTC>.html)")
+    p.add_argument("--last", type=int, default=14, help="windows in the table (default 14)")
+    p.add_argument("--no-html", action="store_true", help="only the terminal summary")
+    p.set_defaults(handler=report_main)
+
+    b = sub.add_parser("backfill", help="`nightdesk run --day D` for every day from --from to "
+                       "--to (inclusive), with a progress bar")
+    b.add_argument("--from", dest="date_from", required=True, help="first day D (YYYY-MM-DD)")
+    b.add_argument("--to", dest="date_to", required=True, help="last day D (inclusive)")
+    b.add_argument("--sources", default=None, help="sources TOML (default sources/demo.toml)")
+    b.add_argument("--source", action="append", help="only this source (repeatable)")
+    b.add_argument("--data-dir", default=None, help="outputs (default ./data)")
+    b.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default SQLite in data)")
+    b.add_argument("--refetch", action="store_true", help="as `nightdesk run --refetch`")
+    b.set_defaults(handler=backfill_main)
