@@ -16,25 +16,13 @@ from typing import Any
 
 from etl import config
 
-SUMMARY_SQL = """
-select * exclude (rn) from (
-  select r.*, row_number() over (partition by source, interval_start
-                                 order by finished_at desc) as rn
-  from runs r
-  {where}
-) where rn = 1
-order by interval_start desc, source
-limit {limit}
-"""
-
 
 @dataclass
 class Summary:
-    """What the terminal table and the HTML report show."""
+    """What the terminal table shows; `figs` is etl/runreport.figures() (the HTML's data)."""
 
-    rows: list[dict[str, Any]]          # latest run per source and window, oldest window first
-    history: list[dict[str, Any]]       # the same over the last 365 windows (plots)
-    rejects: list[dict[str, Any]]       # source, window, reason, n (raw rejects)
+    figs: dict[str, Any]
+    rows: list[dict[str, Any]]  # runreport's nights (latest run per source and night), oldest first
     lake_articles: int
     lake_partitions: int
     warehouse_articles: int | None
@@ -43,40 +31,32 @@ class Summary:
     warehouse_url: str
 
 
-def found(row: dict[str, Any]) -> int:
-    return sum(int(row.get(k) or 0) for k in ("inserted", "updated", "unchanged", "known_skipped"))
-
-
-def _took(row: dict[str, Any]) -> float | None:
-    if row.get("started_at") and row.get("finished_at"):
-        return (row["finished_at"] - row["started_at"]).total_seconds()
-    return None
-
-
 def collect(data_dir: str | Path, warehouse_url: str, *, last: int = 14,
-            run_ids: list[str] | None = None) -> Summary:
+            run_id: str | None = None, run_ids: list[str] | None = None) -> Summary:
+    """The report's figures (etl/runreport.py, the same as the Airflow UI's), and the lake's and
+    warehouse's totals; the table keeps the last `last` nights, or the nights of `run_ids`."""
+    from etl import runreport
     from etl.query import connect
 
+    figs = runreport.figures(warehouse_url, run_id=run_id)
+    nights = figs["nights"]
+    if run_ids is not None:
+        nights = [n for n in nights if n["run_id"] in set(run_ids)]
+    else:
+        wanted = sorted({n["night"] for n in nights}, reverse=True)[:last]
+        nights = [n for n in nights if n["night"] in wanted]
     con = connect(data_dir, warehouse_url)
     try:
-        where = ""
-        if run_ids:
-            con.register("_wanted", __import__("pyarrow").table({"run_id": run_ids}))
-            where = "where run_id in (select run_id from _wanted)"
-        rows = con.sql(SUMMARY_SQL.format(where=where, limit=int(last))).to_arrow_table()
-        history = con.sql(SUMMARY_SQL.format(where=where, limit=365)).to_arrow_table()
-        rejects = con.sql("select source, crawl_window, reason, count(*) as n from rejects "
-                          "group by all order by crawl_window, source, n desc").to_arrow_table()
         lake_n, parts = con.execute("select count(*), count(distinct (source, published_month)) "
-                                "from articles").fetchone()
+                                    "from articles").fetchone()
         quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
     finally:
         con.close()
-    return Summary(
-        rows=list(reversed(rows.to_pylist())), history=list(reversed(history.to_pylist())),
-        rejects=rejects.to_pylist(), lake_articles=int(lake_n), lake_partitions=int(parts),
-        warehouse_articles=_warehouse_articles(warehouse_url), quarantined=int(quarantined),
-        data_dir=str(data_dir), warehouse_url=warehouse_url)
+    return Summary(figs=figs, rows=sorted(nights, key=lambda n: (n["night"], n["source"])),
+                   lake_articles=int(lake_n), lake_partitions=int(parts),
+                   warehouse_articles=_warehouse_articles(warehouse_url),
+                   quarantined=int(quarantined), data_dir=str(data_dir),
+                   warehouse_url=warehouse_url)
 
 
 def _warehouse_articles(warehouse_url: str) -> int | None:
@@ -95,11 +75,17 @@ def _warehouse_articles(warehouse_url: str) -> int | None:
         eng.dispose()
 
 
-COLUMNS = (  # (heading, how to read it from a runs row)
-    ("day", lambda r: f"{r['interval_start']:%Y-%m-%d}"),
+def _seconds(value: float | None) -> str:
+    from etl.runreport import duration
+
+    return "" if value is None else duration(value)
+
+
+COLUMNS = (  # (heading, how to read it from a night's row of runreport.figures())
+    ("night", lambda r: r["night"]),
     ("source", lambda r: r["source"]),
     ("mode", lambda r: r.get("mode") or ""),
-    ("found", found),
+    ("found", lambda r: f"{r['yield']:g}" if r.get("yield") is not None else ""),
     ("new", lambda r: r["inserted"]),
     ("changed", lambda r: r["updated"]),
     ("unchanged", lambda r: r["unchanged"]),
@@ -108,12 +94,15 @@ COLUMNS = (  # (heading, how to read it from a runs row)
     ("rejected", lambda r: r["rejected"]),
     ("dup", lambda r: r["duplicates"]),
     ("near-dup", lambda r: r["near_duplicates"]),
-    ("took", lambda r: "" if _took(r) is None else f"{_took(r):.1f} s"),
+    ("crawl", lambda r: _seconds(r.get("crawl_seconds"))),
+    ("load", lambda r: _seconds(r.get("load_seconds"))),
+    ("health", lambda r: r.get("health") or ""),
 )
 
 
 def table_rows(summary: Summary) -> list[list[str]]:
-    return [[str(read(r)) for _, read in COLUMNS] for r in summary.rows]
+    return [["" if (v := read(r)) is None else str(v) for _, read in COLUMNS]
+            for r in summary.rows]
 
 
 def headline(summary: Summary) -> list[str]:
@@ -129,20 +118,22 @@ def print_summary(summary: Summary, file=None) -> None:
     from rich.table import Table
 
     file = file or sys.stdout
-    console = Console(file=file, width=None if file.isatty() else 160)
-    table = Table(title="latest run of each source and window (found = new + changed + "
-                  "unchanged + known_skipped)", title_justify="left", header_style="bold")
-    for i, (heading, _) in enumerate(COLUMNS):
-        table.add_column(heading, justify="left" if i < 3 else "right", no_wrap=True)
-    for cells in table_rows(summary):
-        table.add_row(*cells)
-    if not summary.rows:
-        console.print("no runs in the warehouse yet (`make run` or `nightdesk run --day D`)")
-    else:
+    console = Console(file=file, width=None if file.isatty() else 180)
+    if summary.rows:
+        console.print("latest run of each source and night; found = new + changed + unchanged "
+                      "+ known_skipped (known articles not fetched again)", highlight=False)
+        table = Table(header_style="bold")
+        for i, (heading, _) in enumerate(COLUMNS):
+            table.add_column(heading, justify="right" if 2 < i < 14 else "left", no_wrap=i < 14)
+        for cells in table_rows(summary):
+            table.add_row(*cells)
         console.print(table)
+    else:
+        console.print("no runs in the warehouse yet (`make run` or `nightdesk run --day D`)")
     reasons: dict[str, int] = {}
-    for r in summary.rejects:
-        reasons[r["reason"]] = reasons.get(r["reason"], 0) + int(r["n"])
+    for r in summary.rows:
+        for reason, n in (r.get("rejects_by_reason") or {}).items():
+            reasons[reason] = reasons.get(reason, 0) + int(n)
     if reasons:
         console.print("rejects by reason: " + ", ".join(
             f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])))
@@ -151,11 +142,11 @@ def print_summary(summary: Summary, file=None) -> None:
 
 
 def write_html(summary: Summary, path: Path) -> Path:
-    from etl.report_html import render
+    from etl.runreport import render_html
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render(summary), encoding="utf-8")
+    tmp.write_text(render_html(summary.figs, title="Nightdesk report"), encoding="utf-8")
     tmp.replace(path)
     return path
 
@@ -163,7 +154,7 @@ def write_html(summary: Summary, path: Path) -> Path:
 def report_main(args) -> int:
     data = config.data_dir(args.data_dir)
     url = config.warehouse_url(args.warehouse, data)
-    summary = collect(data, url, last=args.last)
+    summary = collect(data, url, last=args.last, run_id=args.run_id)
     print_summary(summary)
     if not args.no_html:
         out = Path(args.output) if args.output else (
@@ -236,7 +227,7 @@ def backfill_main(args) -> int:
                 failed.append((day, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]))
                 console.print(f"window {day} FAILED: {failed[-1][1]}")
             bar.advance(task)
-    print_summary(collect(data, url, last=len(days) * 50, run_ids=run_ids or ["-"]))
+    print_summary(collect(data, url, run_ids=run_ids))
     print(f"log: {log}", file=sys.stderr)
     return 1 if failed else 0
 
@@ -248,7 +239,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default SQLite in data)")
     p.add_argument("--output", "-o",
                    help="the HTML file (default data/reports/nightdesk-<UTC>.html)")
-    p.add_argument("--last", type=int, default=14, help="windows in the table (default 14)")
+    p.add_argument("--last", type=int, default=14, help="nights in the table (default 14)")
+    p.add_argument("--run-id", help="the run the HTML report details (default: the latest)")
     p.add_argument("--no-html", action="store_true", help="only the terminal summary")
     p.set_defaults(handler=report_main)
 
