@@ -129,7 +129,8 @@ def connect(data_dir: str | Path, warehouse_url: str) -> duckdb.DuckDBPyConnecti
 
 def _rejects_view(con: duckdb.DuckDBPyConnection, data: Path, warehouse_rejects: pa.Table | None
                   ) -> str:
-    cols = ", ".join(f"{name}::VARCHAR as {name}" for name in REJECT_COLUMNS)
+    # Quoted: `at` is a keyword in DuckDB.
+    cols = ", ".join(f'"{name}"::VARCHAR as "{name}"' for name in REJECT_COLUMNS)
     parts = []
     files = sorted(str(p) for p in (data / "raw").glob("source=*/window=*/rejects.jsonl")
                    if p.stat().st_size)
@@ -151,14 +152,14 @@ def _rejects_view(con: duckdb.DuckDBPyConnection, data: Path, warehouse_rejects:
             continue
         con.register(f"_rejects_{origin}", table)
         have = set(table.column_names)
-        picked = ", ".join(f"{n}::VARCHAR as {n}" if n in have else f"NULL::VARCHAR as {n}"
+        picked = ", ".join(f'"{n}"::VARCHAR as "{n}"' if n in have else f'NULL::VARCHAR as "{n}"'
                            for n in REJECT_COLUMNS)
-        window = "window::VARCHAR" if "window" in have else "NULL::VARCHAR"
+        window = '"window"::VARCHAR' if "window" in have else "NULL::VARCHAR"
         parts.append(f"select {picked}, {window} as crawl_window, '{origin}' as origin "
                      f"from _rejects_{origin}")
     if not parts:
         names = (*REJECT_COLUMNS, "crawl_window", "origin")
-        empty = ", ".join(f"NULL::VARCHAR as {n}" for n in names)
+        empty = ", ".join(f'NULL::VARCHAR as "{n}"' for n in names)
         return f"create view rejects as select {empty} where false"
     # The same reject reported by two stores (raw file and a loaded table) counts once.
     return ("create view rejects as select distinct on "
