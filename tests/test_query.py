@@ -84,7 +84,7 @@ def test_articles_join_runs_and_partitions(state):
 
 
 def test_rejects_view_reads_raw_files_and_a_warehouse_rejects_table(state, tmp_path):
-    data, url = state
+    data, _ = state
     sql = "select reason, stage, crawl_window, origin from rejects order by reason"
     proc = nightdesk("query", "--data-dir", str(data), "--format", "csv", sql)
     assert proc.returncode == 0, proc.stderr
