@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     query.add_parser(sub)
     report_cli.add_parsers(sub)
     args = parser.parse_args(argv)
-    if getattr(args, "handler", None):
-        return args.handler(args)
+    if getattr(args, "func", None):
+        return args.func(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     if args.day:

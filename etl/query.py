@@ -225,16 +225,18 @@ def _print_table(table: pa.Table, out, max_rows: int = 200) -> None:
     console.print(f"{table.num_rows} rows{more}", style="dim")
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("query", help="SQL (DuckDB) over the lake and the warehouse: views "
-                       "articles, runs, quarantine, rejects")
+def add_parser(sub, common=None) -> None:
+    # `common`: the CLI's shared options (a parent parser), when it has some.
+    p = sub.add_parser("query", parents=[common] if common else [],
+                       help="SQL (DuckDB) over the lake and the warehouse: views articles, runs, "
+                       "quarantine, rejects")
     p.add_argument("sql", help='e.g. "select source, count(*) from articles group by all"')
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="table (default), csv (header line, then rows) or parquet (--output)")
     p.add_argument("--output", "-o", help="write to this file (required for parquet)")
     p.add_argument("--data-dir", default=None, help="outputs (default ./data)")
     p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default SQLite in data)")
-    p.set_defaults(handler=main)
+    p.set_defaults(func=main)
 
 
 def main(args) -> int:

@@ -232,9 +232,10 @@ def backfill_main(args) -> int:
     return 1 if failed else 0
 
 
-def add_parsers(sub) -> None:
-    p = sub.add_parser("report", help="summary table of the latest runs, and one self-contained "
-                       "HTML report (default data/reports/)")
+def add_parsers(sub, common=None) -> None:
+    parents = [common] if common else []  # the CLI's shared options, when it has some
+    p = sub.add_parser("report", parents=parents, help="summary table of the latest runs, and "
+                       "one self-contained HTML report (default data/reports/)")
     p.add_argument("--data-dir", default=None, help="outputs (default ./data)")
     p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default SQLite in data)")
     p.add_argument("--output", "-o",
@@ -242,10 +243,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--last", type=int, default=14, help="nights in the table (default 14)")
     p.add_argument("--run-id", help="the run the HTML report details (default: the latest)")
     p.add_argument("--no-html", action="store_true", help="only the terminal summary")
-    p.set_defaults(handler=report_main)
+    p.set_defaults(func=report_main)
 
-    b = sub.add_parser("backfill", help="`nightdesk run --day D` for every day from --from to "
-                       "--to (inclusive), with a progress bar")
+    b = sub.add_parser("backfill", parents=parents, help="`nightdesk run --day D` for every day "
+                       "from --from to --to (inclusive), with a progress bar")
     b.add_argument("--from", dest="date_from", required=True, help="first day D (YYYY-MM-DD)")
     b.add_argument("--to", dest="date_to", required=True, help="last day D (inclusive)")
     b.add_argument("--sources", default=None, help="sources TOML (default sources/demo.toml)")
@@ -253,4 +254,4 @@ def add_parsers(sub) -> None:
     b.add_argument("--data-dir", default=None, help="outputs (default ./data)")
     b.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default SQLite in data)")
     b.add_argument("--refetch", action="store_true", help="as `nightdesk run --refetch`")
-    b.set_defaults(handler=backfill_main)
+    b.set_defaults(func=backfill_main)
