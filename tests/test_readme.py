@@ -28,8 +28,8 @@ PENDING_DOCS = {"docs/adding-a-site.md", "docs/extraction.md", "docs/crawling.md
                 "docs/values.md", "docs/operations.md", "docs/ui.md"}
 
 
-def readme_commands() -> list[str]:
-    text = README.read_text(encoding="utf-8")
+def readme_commands(path: Path = README) -> list[str]:
+    text = path.read_text(encoding="utf-8")
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", text, re.S):
         for line in block.replace("\\\n", " ").splitlines():
@@ -154,6 +154,19 @@ def test_readme_command_is_run_or_checked(command, state, tmp_path):
     rules = [check for pattern, check in COVERAGE if re.match(pattern, command)]
     assert rules, f"no test covers this README command: {command}"
     rules[0](shlex.split(command), state, tmp_path)
+
+
+# docs/ pages this branch wrote that show `nightdesk query` commands: each runs on a real night.
+DOCS_QUERIES = [c for doc in ("warehouse.md", "design.md")
+                for c in readme_commands(REPO / "docs" / doc) if "nightdesk query" in c]
+
+
+@pytest.mark.parametrize("command", DOCS_QUERIES)
+def test_docs_query_runs(command, state, tmp_path):
+    argv = shlex.split(command)
+    proc = nightdesk(*argv[1:], "--data-dir", str(state), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip()
 
 
 def test_readme_is_a_few_screens_with_adding_a_site_on_the_first():
