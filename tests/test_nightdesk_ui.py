@@ -54,7 +54,7 @@ def test_the_report_shows_every_runs_figure_and_loads_nothing(tmp_path: Path):
     html = runreport.render_html(figs)
     assert "<script" not in html and "src=" not in html and "url(" not in html
     assert html.count("<svg") == 8  # four plots over 30 nights, four over 365
-    assert "took <b data-figure=\"wall\">1 min 12 s</b>" in html
+    assert "crawl and load took <b data-figure=\"wall\">1 min 12 s</b>" in html
     row = rows[-1]
     cells = {k: f'data-figure="{k}">{row[k]}</td>' for k in
              ("inserted", "updated", "unchanged", "pages_fetched", "duplicates", "quarantined")}
