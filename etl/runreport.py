@@ -263,8 +263,9 @@ def render_html(figs: Mapping[str, Any], *, title: str = "Nightdesk", nights_sho
         out.append(
             f'<h2>Run <span data-figure="run_id">{escape(run["run_id"])}</span></h2><p>'
             f'window <b data-figure="interval_start">{_when(run["interval_start"])}</b> to '
-            f'<b data-figure="interval_end">{_when(run["interval_end"])}</b> UTC; crawl and load took '
-            f'<b data-figure="wall">{duration(run["wall_seconds"])}</b> of wall-clock time, from '
+            f'<b data-figure="interval_end">{_when(run["interval_end"])}</b> UTC; crawl and '
+            f'load took <b data-figure="wall">{duration(run["wall_seconds"])}</b> of wall-clock '
+            "time, from "
             f'its first crawl\'s start ({_when(run["started_at"], True)}) to the warehouse '
             f'commit ({_when(run["finished_at"], True)})</p>')
         out.append(_table(run["sources"], "source"))
