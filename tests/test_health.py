@@ -52,6 +52,28 @@ def test_an_idempotent_rerun_is_healthy_and_a_half_median_is_the_limit():
     assert [f.split(" fell")[0] for f in failures] == ["site: median body words"]
 
 
+def test_a_rerun_that_loads_nothing_keeps_the_nights_coverage(tmp_path: Path):
+    from etl import warehouse
+
+    url = f"sqlite:///{tmp_path / 'wh.db'}"
+    eng = warehouse.engine(url)
+    warehouse.create_schema(eng)
+    start = datetime(2022, 1, 31, 2, tzinfo=UTC)
+    with eng.begin() as conn:
+        for n, figures in enumerate([_night(), _night(loaded=0, authors=0, page_date=0,
+                                                      words=None, known=10)]):
+            at = datetime(2026, 12, 1, tzinfo=UTC) + timedelta(hours=n)
+            warehouse.record_run(conn, {
+                **dict.fromkeys(warehouse.RUN_FIGURES, 0), **figures, "run_id": f"run{n}",
+                "source": "site", "interval_start": start, "interval_end": start + timedelta(1),
+                "started_at": at, "finished_at": at})
+        (night,) = health.nights(conn)
+    eng.dispose()
+    assert night["run_id"] == "run1" and night["known_skipped"] == 10  # the rerun's counts...
+    got = health.figures(night)
+    assert (got["yield"], got["authors_share"], got["body_words_median"]) == (10, 0.9, 400)
+
+
 def test_reject_shares_warn_and_never_fail_here():
     history = [_night() for _ in range(10)]
     failures, warnings = health.judge("site", _night(rejected=8, not_article=6), history)
