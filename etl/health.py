@@ -109,15 +109,23 @@ def _loaded(r: Mapping[str, Any]) -> int:
     return int(r["inserted"] + r["updated"] + r["unchanged"])
 
 
+def _covered(r: Mapping[str, Any]) -> int:
+    """Articles the coverage figures are shares of (see nights() for a rerun's)."""
+    return int(r.get("coverage_loaded") or _loaded(r))
+
+
+_COVERAGE_INPUTS = ("with_authors", "with_page_date", "body_words_median")
+
+
 FIGURES: tuple[Figure, ...] = (
     Figure("yield", "yield (articles found)", "yield",
            lambda r: float(_loaded(r) + r["known_skipped"]), unit="articles"),
     Figure("authors_share", "share of articles with authors", "coverage",
-           lambda r: _share(r.get("with_authors"), _loaded(r))),
+           lambda r: _share(r.get("with_authors"), _covered(r))),
     Figure("page_date_share", "share of articles with a page-given publication date",
-           "coverage", lambda r: _share(r.get("with_page_date"), _loaded(r))),
+           "coverage", lambda r: _share(r.get("with_page_date"), _covered(r))),
     Figure("body_words_median", "median body words", "coverage",
-           lambda r: r.get("body_words_median") if _loaded(r) else None, unit="words"),
+           lambda r: r.get("body_words_median") if _covered(r) else None, unit="words"),
     Figure("not_article_share", "not-article share of pages fetched", "share",
            lambda r: _share(r.get("not_article"), r["pages_fetched"])),
     Figure("reject_share", "reject share", "share",
@@ -133,7 +141,10 @@ def figures(row: Mapping[str, Any]) -> dict[str, float | None]:
 def nights(conn: sa.Connection, *, source: str | None = None, before: datetime | None = None,
            limit: int | None = None) -> list[dict[str, Any]]:
     """One runs row per source and window, the latest run's (a rerun replaces a night), newest
-    first; `before`: windows starting before it; `limit`: that many nights per source."""
+    first; `before`: windows starting before it; `limit`: that many nights per source.
+
+    A rerun that loaded nothing (everything known) keeps the coverage of the window's last run
+    that loaded articles (`coverage_loaded` and its inputs), so reruns do not erase history."""
     r = warehouse.runs
     stmt = sa.select(r)
     if source is not None:
@@ -143,7 +154,12 @@ def nights(conn: sa.Connection, *, source: str | None = None, before: datetime |
     rows = conn.execute(stmt.order_by(r.c.finished_at)).mappings().all()
     latest: dict[tuple[str, Any], dict[str, Any]] = {}
     for row in rows:  # oldest first: a later run of the same window replaces the earlier one
-        latest[(row["source"], pd.Timestamp(row["interval_start"]))] = dict(row)
+        key = (row["source"], pd.Timestamp(row["interval_start"]))
+        earlier, row = latest.get(key), dict(row)
+        if earlier is not None and not _loaded(row) and _covered(earlier):
+            row.update({k: earlier[k] for k in _COVERAGE_INPUTS},
+                       coverage_loaded=_covered(earlier))
+        latest[key] = row
     ordered = sorted(latest.values(), key=lambda x: pd.Timestamp(x["interval_start"]),
                      reverse=True)
     if limit is None:

@@ -103,7 +103,7 @@ h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:20px 0 6px}
 table{border-collapse:collapse;margin:4px 0 12px}
 th,td{padding:3px 8px;border-bottom:1px solid #e2e8f0}
 th{text-align:left;background:#f7fafc;font-weight:600}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .ok{color:#276749} .warn{color:#975a16} .fail{color:#c53030;font-weight:600}
 .muted{color:#718096} .plots{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0;border:1px solid #e2e8f0;padding:6px} figcaption{font-weight:600;font-size:13px}
@@ -120,6 +120,10 @@ def duration(seconds: float | None) -> str:
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def _when(iso: str, seconds: bool = False) -> str:
+    return pd.Timestamp(iso).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def _pct(value: float | None) -> str:
@@ -154,7 +158,8 @@ def _table(rows: Sequence[Mapping[str, Any]], first: str) -> str:
         label = row["source"] if first == "source" else f"{row['night']} {row['source']}"
         cells = "".join(f'<td class="n" data-figure="{k}">{escape(fmt(row.get(k)))}</td>'
                         for _, k, fmt in _COLUMNS)
-        reasons = ", ".join(f"{escape(k)} {v}" for k, v in row["rejects_by_reason"].items())
+        reasons = ", ".join(f"{escape(k)} {v}"
+                            for k, v in sorted(row["rejects_by_reason"].items()))
         out.append(f'<tr data-source="{escape(row["source"])}" data-night="{row["night"]}">'
                    f"<td>{escape(label)}</td>{cells}"
                    f'<td data-figure="rejects_by_reason">{reasons or "none"}</td>'
@@ -201,10 +206,11 @@ def svg_chart(days: Sequence[date], series: Mapping[str, Sequence[float | None]]
                              f'fill="{color}"><title>{days[i]} {escape(name)}: {v:g}</title>'
                              "</rect>")
                 base[i] += v
-    for i in sorted({0, n - 1, n // 2}):
+    for i, anchor in ((0, "start"), (n // 2, "middle"), (n - 1, "end")):
         if i < len(days):
-            parts.append(f'<text x="{left + (i + 0.5) * step:.1f}" y="{height - 5}" '
-                         f'text-anchor="middle">{days[i]:%Y-%m-%d}</text>')
+            x = {"start": left, "middle": left + (i + 0.5) * step, "end": width - 8}[anchor]
+            parts.append(f'<text x="{x:.1f}" y="{height - 5}" text-anchor="{anchor}">'
+                         f"{days[i]:%Y-%m-%d}</text>")
     parts.append("</svg>")
     legend = " ".join(f'<span style="color:{c}">&#9632; {escape(k)}</span>'
                       for c, k in zip(_COLORS, series, strict=False))
@@ -256,11 +262,12 @@ def render_html(figs: Mapping[str, Any], *, title: str = "Nightdesk", nights_sho
     else:
         out.append(
             f'<h2>Run <span data-figure="run_id">{escape(run["run_id"])}</span></h2><p>'
-            f'window <b data-figure="interval_start">{escape(run["interval_start"])}</b> to '
-            f'<b data-figure="interval_end">{escape(run["interval_end"])}</b>; ran '
-            f'<span data-figure="wall">{duration(run["wall_seconds"])}</span> (first crawl start '
-            f'{escape(run["started_at"])} to the warehouse commit {escape(run["finished_at"])})'
-            "</p>")
+            f'window <b data-figure="interval_start">{_when(run["interval_start"])}</b> to '
+            f'<b data-figure="interval_end">{_when(run["interval_end"])}</b> UTC; crawl and '
+            f'load took <b data-figure="wall">{duration(run["wall_seconds"])}</b> of wall-clock '
+            "time, from "
+            f'its first crawl\'s start ({_when(run["started_at"], True)}) to the warehouse '
+            f'commit ({_when(run["finished_at"], True)})</p>')
         out.append(_table(run["sources"], "source"))
     nights = figs.get("nights") or []
     if nights:

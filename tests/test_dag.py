@@ -112,6 +112,19 @@ def test_full_dag_run_against_the_replica(tmp_path, seed_path):
     assert rows["published_at"].min() >= datetime(2022, 1, 31, 2, tzinfo=UTC)
     assert lake.checksum(data) == warehouse.checksum(f"sqlite:///{data / 'warehouse.db'}")
 
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "airflow.db") as conn:
+        labels = conn.execute("SELECT rendered_map_index FROM task_instance "
+                              "WHERE task_id = 'crawl'").fetchall()
+        extras = [json.loads(e) for (e,) in conn.execute("SELECT extra FROM asset_event")]
+    assert labels == [("moscowtimes",)]  # the mapped crawl is labelled by its source
+    figures = next(e for e in extras if "sources" in e)  # the warehouse asset's event
+    assert figures["window"] == {"start": "2022-01-31T02:00:00+00:00",
+                                 "end": "2022-02-01T02:00:00+00:00"}
+    assert figures["sources"]["moscowtimes"]["inserted"] == len(rows)
+    assert any("partitions_written" in e for e in extras)  # the lake asset's event
+
 
 def _free_port() -> int:
     import socket
@@ -179,6 +192,20 @@ def test_three_day_backfill_through_the_scheduler(tmp_path, seed_path):
                 os.killpg(proc.pid, signal.SIGKILL)
     assert states and set(states.values()) == {"success"}, states
     assert len(states) == 3
+    # Each run's real wall-clock time (the scheduler's start, not its 2021 logical date)...
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "airflow.db") as conn:
+        spans = conn.execute("SELECT julianday(end_date) - julianday(start_date) FROM dag_run "
+                             "WHERE run_id LIKE 'backfill__%'").fetchall()
+    assert all(0 < days * 86400 < 600 for (days,) in spans), spans
+    # ...and the Nightdesk report's nights are the backfilled windows, each with its figures.
+    from etl import runreport
+
+    figs = runreport.figures(f"sqlite:///{tmp_path / 'data' / 'warehouse.db'}")
+    assert sorted(n["night"] for n in figs["nights"]) == ["2021-12-15", "2021-12-16",
+                                                          "2021-12-17"]
+    assert all(n["crawl_seconds"] is not None and n["health"] for n in figs["nights"])
 
     data = tmp_path / "data"
     start = datetime(2021, 12, 15, 2, tzinfo=UTC)
