@@ -145,3 +145,17 @@ def test_bad_input_gets_a_one_line_error(state):
     assert "nowhere" in proc.stderr
     proc = nightdesk("query", "--data-dir", str(data), "--format", "parquet", "select 1")
     assert proc.returncode == 2 and "--output" in proc.stderr
+
+
+@pytest.mark.postgres
+def test_runs_and_quarantine_from_a_postgresql_warehouse(tmp_path, pg_url, seed_path):
+    sources = write_sources(tmp_path / "sources.toml")
+    result = run("2022-01-31T02:00:00+00:00", "2022-02-01T02:00:00+00:00",
+                 sources_file=str(sources), data_dir=str(tmp_path), warehouse_url=pg_url,
+                 run_id="pg-1")
+    proc = nightdesk("query", "--data-dir", str(tmp_path), "--warehouse", pg_url, "--format",
+                     "csv", "select run_id, inserted, (select count(*) from quarantine) as q, "
+                     "(select count(*) from articles) as a from runs")
+    assert proc.returncode == 0, proc.stderr
+    inserted = result["warehouse"]["moscowtimes"]["inserted"]
+    assert proc.stdout.splitlines() == ["run_id,inserted,q,a", f"pg-1,{inserted},0,{inserted}"]
