@@ -224,10 +224,15 @@ def backfill_main(args) -> int:
                 run_ids.append(run_id)
             except Exception as exc:  # one failed window must not hide the others' results
                 logging.getLogger(__name__).exception("window %s failed", day)
-                failed.append((day, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]))
-                console.print(f"window {day} FAILED: {failed[-1][1]}")
+                failed.append((day, f"{type(exc).__name__}: {exc}".splitlines()[0][:500]))
+                console.print(f"window {day} FAILED: {failed[-1][1]}", soft_wrap=True,
+                              highlight=False, markup=False)
             bar.advance(task)
-    print_summary(collect(data, url, run_ids=run_ids))
+    if run_ids:
+        print_summary(collect(data, url, run_ids=run_ids))
+    if failed:
+        print(f"{len(failed)} of {len(days)} windows failed: " + ", ".join(d for d, _ in failed),
+              file=sys.stderr)
     print(f"log: {log}", file=sys.stderr)
     return 1 if failed else 0
 
@@ -246,7 +251,8 @@ def add_parsers(sub, common=None) -> None:
     p.set_defaults(func=report_main)
 
     b = sub.add_parser("backfill", parents=parents, help="`nightdesk run --day D` for every day "
-                       "from --from to --to (inclusive), with a progress bar")
+                       "from --from to --to (inclusive), with a progress bar; a failed window "
+                       "is reported and the others still run (exit 1)")
     b.add_argument("--from", dest="date_from", required=True, help="first day D (YYYY-MM-DD)")
     b.add_argument("--to", dest="date_to", required=True, help="last day D (inclusive)")
     b.add_argument("--sources", default=None, help="sources TOML (default sources/demo.toml)")

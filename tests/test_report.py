@@ -149,3 +149,22 @@ def _figures(html: str) -> dict[tuple[str, str, str], str]:
     parser = Cells()
     parser.feed(html)
     return parser.found
+
+
+def test_backfill_refuses_a_reversed_range_in_one_line(tmp_path):
+    proc = nightdesk("backfill", "--from", "2022-01-31", "--to", "2022-01-30", "--data-dir",
+                     str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "nightdesk backfill: --to 2022-01-30 is before --from 2022-01-31"
+    assert not (tmp_path / "raw").exists()
+
+
+def test_backfill_reports_a_failed_window_and_goes_on(tmp_path, seed_path):
+    """A window whose crawl fails (a feed answering 404) is named; the exit code says so."""
+    bad = write_sources(tmp_path / "bad.toml",
+                        feeds=["https://www.themoscowtimes.com/rss/no-such-feed"])
+    proc = nightdesk("backfill", "--from", "2022-01-31", "--to", "2022-01-31", "--sources",
+                     str(bad), "--data-dir", str(tmp_path))
+    assert proc.returncode == 1
+    assert "window 2022-01-31 FAILED:" in proc.stderr
+    assert "1 of 1 windows failed: 2022-01-31" in proc.stderr
