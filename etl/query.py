@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from etl import lake
@@ -112,10 +113,10 @@ def connect(data_dir: str | Path, warehouse_url: str) -> duckdb.DuckDBPyConnecti
                     "hive_partitioning=true, "
                     "hive_types={'source': 'VARCHAR', 'published_month': 'VARCHAR'})")
     else:
-        schema = arrow_schema(for_files=True)
-        empty = schema.append(pa.field("published_month", pa.string())).append(
-            pa.field("source", pa.string())) if "source" not in schema.names else schema
-        con.register("_empty_articles", empty.empty_table())
+        # The files' columns plus the two partition columns the path gives.
+        schema = arrow_schema(for_files=True).append(pa.field("published_month", pa.string()))
+        con.register("_empty_articles", schema.append(pa.field("source", pa.string()))
+                     .empty_table())
         con.execute("create view articles as select * from _empty_articles")
 
     tables = _warehouse_tables(warehouse_url, (*WAREHOUSE_TABLES, "rejects"))
@@ -142,11 +143,11 @@ def _rejects_view(con: duckdb.DuckDBPyConnection, data: Path, warehouse_rejects:
             f"'raw' as origin from read_json({listed}, format='newline_delimited', "
             f"columns={spec}, filename=true, hive_partitioning=false)")
     others = {"warehouse": warehouse_rejects}
-    lake_rejects = sorted((data / "lake" / "rejects").rglob("*.parquet"))
+    lake_rejects = sorted(p for p in (data / "lake" / "rejects").rglob("*.parquet")
+                          if not p.name.startswith("."))  # not a writer's temp file
     if lake_rejects:
-        others["lake"] = pa.concat_tables(
-            [pa.parquet.read_table(p) for p in lake_rejects], promote_options="permissive"
-        ) if len(lake_rejects) > 1 else pa.parquet.read_table(lake_rejects[0])
+        others["lake"] = pa.concat_tables([pq.read_table(p) for p in lake_rejects],
+                                          promote_options="permissive")
     for origin, table in others.items():
         if table is None:
             continue
@@ -170,8 +171,6 @@ def _rejects_view(con: duckdb.DuckDBPyConnection, data: Path, warehouse_rejects:
 def run_query(sql: str, *, data_dir: str | Path, warehouse_url: str, fmt: str = "table",
               output: str | None = None, out=None) -> int:
     """Run one SQL statement and write its result; returns the row count."""
-    import pyarrow.parquet  # noqa: F401  (pa.parquet for the lake's rejects and the output)
-
     out = out or sys.stdout
     con = connect(data_dir, warehouse_url)
     try:
@@ -184,7 +183,7 @@ def run_query(sql: str, *, data_dir: str | Path, warehouse_url: str, fmt: str = 
     if fmt == "parquet":
         if not output:
             raise ValueError("--format parquet needs --output FILE")
-        pa.parquet.write_table(table, output)
+        pq.write_table(table, output)
         print(f"{table.num_rows} rows -> {output}", file=sys.stderr)
     elif fmt == "csv":
         _write_csv(table, output, out)
@@ -195,8 +194,11 @@ def run_query(sql: str, *, data_dir: str | Path, warehouse_url: str, fmt: str = 
 
 def _write_csv(table: pa.Table, output: str | None, out) -> None:
     import csv
+    import json
 
     def cell(value: Any) -> Any:
+        if isinstance(value, list | dict):
+            return json.dumps(value, default=str, ensure_ascii=False)  # e.g. authors
         return "" if value is None else value
 
     fh = open(output, "w", newline="", encoding="utf-8") if output else out  # noqa: SIM115

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -159,3 +160,19 @@ def test_runs_and_quarantine_from_a_postgresql_warehouse(tmp_path, pg_url, seed_
     assert proc.returncode == 0, proc.stderr
     inserted = result["warehouse"]["moscowtimes"]["inserted"]
     assert proc.stdout.splitlines() == ["run_id,inserted,q,a", f"pg-1,{inserted},0,{inserted}"]
+
+
+def test_rejects_view_takes_a_lake_rejects_dataset(tmp_path):
+    """A `lake/rejects/` dataset (when the loads write one) joins the view with origin `lake`."""
+    folder = tmp_path / "lake" / "rejects" / "window=W"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"source": ["moscowtimes"], "url": ["https://x.test/a"],
+                             "stage": ["load"], "reason": ["guard_refused"],
+                             "window": ["20220131T020000Z_20220201T020000Z"]}),
+                   folder / "part-0.parquet")
+    proc = nightdesk("query", "--data-dir", str(tmp_path), "--format", "csv",
+                     "select reason, stage, crawl_window, origin, detail from rejects")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "reason,stage,crawl_window,origin,detail",
+        "guard_refused,load,20220131T020000Z_20220201T020000Z,lake,"]

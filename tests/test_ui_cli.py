@@ -94,7 +94,7 @@ def test_ui_prints_login_once_logs_to_files_and_ctrl_c_stops_everything(tmp_path
     survivors = _sessions_alive(sessions)
     assert not survivors, f"still running after Ctrl-C: {survivors}"
     assert proc.returncode == 0, out
-    assert out.count(f"Airflow UI: http://127.0.0.1:{port}") == 1, out
+    assert out.count(f"http://127.0.0.1:{port}") == 1, out  # the URL once
     assert out.count("password:") == 1 and out.count("user:     admin") == 1
     password = out.split("password:")[1].split()[0]
     assert len(password) >= 12
