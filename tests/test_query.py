@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from etl.cli import run
+from etl.cli import main, run
 from tests.conftest import REPO, write_sources
 
 RAW_REJECTS = [  # the contract's reject rows, as the crawl writes them
@@ -25,9 +27,20 @@ RAW_REJECTS = [  # the contract's reject rows, as the crawl writes them
 ]
 
 
-def nightdesk(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "etl.cli", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+def nightdesk(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`nightdesk ARGS` in this process (no interpreter start per call): exit code and output."""
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    try:
+        os.chdir(cwd or REPO)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["nightdesk", *args], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 
 from etl.cli import run
 from tests.conftest import REPO, write_sources
+from tests.test_query import nightdesk
 
 README = REPO / "README.md"
 # Documents other branches write (see the README's links): checked once they exist.
@@ -37,13 +37,6 @@ def readme_commands(path: Path = README) -> list[str]:
             if line and not line.startswith("#"):
                 commands.append(line)
     return commands
-
-
-def nightdesk(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "etl.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
-
 
 
 def subcommands() -> set[str]:

@@ -5,20 +5,14 @@ plots whose numbers are the warehouse's, and the backfill's progress bar."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import REPO, write_sources
-
-
-def nightdesk(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "etl.cli", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+from tests.conftest import write_sources
+from tests.test_query import nightdesk
 
 
 def table_row(out: str, night: str) -> dict[str, str]:
