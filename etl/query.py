@@ -133,8 +133,11 @@ def _rejects_view(con: duckdb.DuckDBPyConnection, data: Path, warehouse_rejects:
     # Quoted: `at` is a keyword in DuckDB.
     cols = ", ".join(f'"{name}"::VARCHAR as "{name}"' for name in REJECT_COLUMNS)
     parts = []
-    files = sorted(str(p) for p in (data / "raw").glob("source=*/window=*/rejects.jsonl")
-                   if p.stat().st_size)
+    raw = data / "raw"
+    # Every rejects.jsonl under raw/, but not those of a crawl still writing (or killed) in a
+    # hidden `.tmp-window=...` folder: its window is not complete.
+    files = sorted(str(p) for p in raw.rglob("rejects.jsonl") if p.stat().st_size
+                   and not any(part.startswith(".") for part in p.relative_to(raw).parts))
     if files:
         spec = "{" + ", ".join(f"'{k}': '{v}'" for k, v in REJECT_COLUMNS.items()) + "}"
         listed = "[" + ", ".join(_sql_literal(f) for f in files) + "]"

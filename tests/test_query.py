@@ -45,7 +45,8 @@ def nightdesk(*args: str, cwd: Path | None = None) -> subprocess.CompletedProces
 
 @pytest.fixture(scope="module")
 def state(tmp_path_factory, seed_path):
-    """Two nights loaded (2022-01-30 and 2022-01-31), one raw rejects file with two rows."""
+    """Two nights loaded (2022-01-30 and 2022-01-31), one raw rejects file with two rows (and
+    one of a killed crawl)."""
     data = tmp_path_factory.mktemp("query")
     url = f"sqlite:///{data / 'warehouse.db'}"
     sources = write_sources(data / "sources.toml")
@@ -55,6 +56,10 @@ def state(tmp_path_factory, seed_path):
             run_id=f"q-{i}")
     rejects = next((data / "raw").glob("source=moscowtimes/window=20220131*/rejects.jsonl"))
     rejects.write_text("".join(json.dumps(r) + "\n" for r in RAW_REJECTS), encoding="utf-8")
+    # A crawl killed while writing leaves a hidden folder: not a complete window, not counted.
+    killed = rejects.parent.parent / ".tmp-window=20220201T020000Z_20220202T020000Z-0badf00d"
+    killed.mkdir()
+    (killed / "rejects.jsonl").write_text(json.dumps({**RAW_REJECTS[0], "reason": "dns"}) + "\n")
     return data, url
 
 
