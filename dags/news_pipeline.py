@@ -65,13 +65,19 @@ def news_pipeline():
     # Mapped crawls are labelled by source in the UI, not crawl [0], crawl [1], ...
     @task(max_active_tis_per_dagrun=4, map_index_template="{{ nightdesk_source }}")
     def crawl(source: str) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from spiders.run import NothingToCrawl
         from spiders.run import crawl as crawl_source
 
         get_current_context()["nightdesk_source"] = source  # type: ignore[typeddict-unknown-key]
         p = _paths()
         w = _window()
-        return crawl_source(source, w["start"], w["end"], sources_file=p["sources_file"],
-                            data_dir=p["data_dir"], warehouse_url=p["warehouse_url"])
+        try:
+            return crawl_source(source, w["start"], w["end"], sources_file=p["sources_file"],
+                                data_dir=p["data_dir"], warehouse_url=p["warehouse_url"])
+        except NothingToCrawl as exc:  # fail at once: no retry can change the window
+            raise AirflowFailException(str(exc)) from exc
 
     @task
     def transform(sources: list[str], _crawls: list[dict]) -> dict:

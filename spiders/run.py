@@ -31,6 +31,10 @@ class CrawlError(RuntimeError):
     pass
 
 
+class NothingToCrawl(CrawlError):
+    """The window cannot hold an article whatever is retried (the replica's clock is earlier)."""
+
+
 def window_dir(data_dir: str | Path, source: str, start: datetime, end: datetime) -> Path:
     return Path(data_dir) / "raw" / f"source={source}" / f"window={window_label(start, end)}"
 
@@ -139,7 +143,7 @@ def _refuse_after_replica_clock(src: Source, start: datetime, end: datetime) -> 
 
     now = src.replica_now or DEFAULT_NOW
     if start >= now:
-        raise CrawlError(
+        raise NothingToCrawl(
             f"{src.name} is the bundled replica, frozen at {now.isoformat()}: the window "
             f"[{start.isoformat()}, {end.isoformat()}) is after its clock and can hold no "
             "article. Run the demo windows (make run) or a backfill over 2022-01 instead, or "

@@ -126,12 +126,43 @@ def test_full_dag_run_against_the_replica(tmp_path, seed_path):
     assert any("partitions_written" in e for e in extras)  # the lake asset's event
 
 
+@pytest.mark.slow
+def test_a_night_after_the_replica_clock_fails_at_once(tmp_path):
+    """The first scheduled night under `make ui` is today's window, which the replica (frozen in
+    2022) cannot hold: the crawl fails without retries and says why; nothing is loaded."""
+    sources = write_sources(tmp_path / "sources.toml")
+    env = airflow_env(tmp_path, NIGHTDESK_SOURCES=str(sources), NIGHTDESK_TASK_RETRIES="2")
+    proc = subprocess.run([str(REPO / "bin" / "airflow"), "dags", "test", "news_pipeline",
+                           "2026-12-07T02:00:00+00:00"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert "moscowtimes is the bundled replica, frozen at 2022-02-02T12:00:00+03:00" in log
+    assert "state=failed" in log and "up_for_retry" not in log.lower()
+    assert not (tmp_path / "data" / "warehouse.db").exists()
+
+
 def _free_port() -> int:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _wait_for_api(port: int, timeout: float) -> None:
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health",
+                                        timeout=5):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    pytest.fail(f"the api-server did not answer within {timeout}s")
 
 
 def _backfill_states(db: Path) -> dict[str, str]:
@@ -170,11 +201,17 @@ def test_three_day_backfill_through_the_scheduler(tmp_path, seed_path):
         "--to-date", "2021-12-18")
     cli("dags", "unpause", "news_pipeline")
     # Each component's output is kept beside the test's metadata DB for a failed run's post-mortem.
-    procs = [subprocess.Popen([airflow, component], cwd=REPO, env=env, start_new_session=True,
-                              stdout=open(tmp_path / f"{component}.log", "wb"),  # noqa: SIM115
-                              stderr=subprocess.STDOUT)
-             for component in ("api-server", "scheduler")]
+    def start(component: str) -> subprocess.Popen:
+        return subprocess.Popen([airflow, component], cwd=REPO, env=env, start_new_session=True,
+                                stdout=open(tmp_path / f"{component}.log", "wb"),
+                                stderr=subprocess.STDOUT)
+
+    procs = [start("api-server")]
     try:
+        # The scheduler's first tasks call the execution API at once: on a loaded machine a task
+        # started before the api-server listens fails with "connection refused" (seen here).
+        _wait_for_api(port, timeout=180)
+        procs.append(start("scheduler"))
         deadline = time.monotonic() + 420
         states: dict[str, str] = {}
         while time.monotonic() < deadline:

@@ -83,10 +83,10 @@ def test_reject_shares_warn_and_never_fail_here():
 
 
 def test_the_crawl_refuses_a_window_after_the_replica_clock(tmp_path: Path):
-    from spiders.run import CrawlError, crawl
+    from spiders.run import NothingToCrawl, crawl
 
     sources = write_sources(tmp_path / "s.toml")
-    with pytest.raises(CrawlError, match=r"moscowtimes is the bundled replica, frozen at "
+    with pytest.raises(NothingToCrawl, match=r"moscowtimes is the bundled replica, frozen at "
                                          r"2022-02-02T12:00:00\+03:00: the window .*2026-12-06"):
         crawl("moscowtimes", "2026-12-06T02:00:00+00:00", "2026-12-07T02:00:00+00:00",
               sources_file=sources, data_dir=tmp_path / "data")
