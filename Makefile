@@ -33,7 +33,8 @@ browser:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@test -x $(CHROMIUM) || { echo "no Chromium at $(CHROMIUM)"; exit 1; }
 
-## The pipeline through Airflow over the demo windows 2022-01-27..2022-02-02 (bundled replica).
+## The pipeline through Airflow over the demo windows 2022-01-27..2022-02-02 (bundled replica);
+## ends with the summary table and an HTML report under data/reports/.
 ## Live site: make run NIGHTDESK_SOURCES=sources/live.toml DEMO_FROM=YYYY-MM-DD DEMO_TO=YYYY-MM-DD
 run: $(STAMP)
 	bin/demo
@@ -48,7 +49,9 @@ test: $(STAMP) $(EXTRAS_STAMP) services browser
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not postgres"
 
-## Airflow UI with the nightly schedule live (scheduler, API server, DAG processor).
+## Airflow UI with the nightly schedule live (API server, scheduler, DAG processor, triggerer):
+## prints the URL and the login once, logs to data/logs/ui/, Ctrl-C stops everything it started.
+## Another port: make ui NIGHTDESK_UI_PORT=8081
 ui: $(STAMP)
 	bin/ui
 

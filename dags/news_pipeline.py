@@ -62,14 +62,22 @@ def news_pipeline():
 
         return source_names(_paths()["sources_file"])
 
-    @task(max_active_tis_per_dagrun=4)
+    # Mapped crawls are labelled by source in the UI, not crawl [0], crawl [1], ...
+    @task(max_active_tis_per_dagrun=4, map_index_template="{{ nightdesk_source }}")
     def crawl(source: str) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from spiders.run import NothingToCrawl
         from spiders.run import crawl as crawl_source
 
+        get_current_context()["nightdesk_source"] = source  # type: ignore[typeddict-unknown-key]
         p = _paths()
         w = _window()
-        return crawl_source(source, w["start"], w["end"], sources_file=p["sources_file"],
-                            data_dir=p["data_dir"], warehouse_url=p["warehouse_url"])
+        try:
+            return crawl_source(source, w["start"], w["end"], sources_file=p["sources_file"],
+                                data_dir=p["data_dir"], warehouse_url=p["warehouse_url"])
+        except NothingToCrawl as exc:  # fail at once: no retry can change the window
+            raise AirflowFailException(str(exc)) from exc
 
     @task
     def transform(sources: list[str], _crawls: list[dict]) -> dict:
@@ -85,8 +93,10 @@ def news_pipeline():
         from etl.load import load_lake as load
 
         w = _window()
-        return load(w["start"], w["end"], data_dir=_paths()["data_dir"],
-                    run_id=get_current_context()["run_id"])
+        ctx = get_current_context()
+        counts = load(w["start"], w["end"], data_dir=_paths()["data_dir"], run_id=ctx["run_id"])
+        ctx["outlet_events"][LAKE].extra = {"window": w, **counts}  # the night's figures
+        return counts
 
     @task(outlets=[WAREHOUSE])
     def load_warehouse(_lake: dict) -> dict:
@@ -94,8 +104,11 @@ def news_pipeline():
 
         p = _paths()
         w = _window()
-        return load(w["start"], w["end"], data_dir=p["data_dir"],
-                    warehouse_url=p["warehouse_url"], run_id=get_current_context()["run_id"])
+        ctx = get_current_context()
+        figures = load(w["start"], w["end"], data_dir=p["data_dir"],
+                       warehouse_url=p["warehouse_url"], run_id=ctx["run_id"])
+        ctx["outlet_events"][WAREHOUSE].extra = {"window": w, "sources": figures}
+        return figures
 
     @task
     def check(_loaded: dict) -> dict:
@@ -104,7 +117,8 @@ def news_pipeline():
         p = _paths()
         w = _window()
         return check_window(w["start"], w["end"], data_dir=p["data_dir"],
-                            warehouse_url=p["warehouse_url"])
+                            warehouse_url=p["warehouse_url"],
+                            run_id=get_current_context()["run_id"])
 
     sources = list_sources()
     crawled = crawl.expand(source=sources)

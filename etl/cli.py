@@ -181,6 +181,7 @@ def _dispatch(func: Callable[[argparse.Namespace], int], args: argparse.Namespac
 
 
 def main(argv: list[str] | None = None) -> int:
+    from etl import query, report_cli
     from spiders import trysite
 
     parser = Parser(prog="nightdesk", description=__doc__,
@@ -197,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run(sub, common)
     trysite.add_parser(sub, common)
+    query.add_parser(sub, common)
+    report_cli.add_parsers(sub, common)
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from etl import clusters, lake, warehouse
+from etl import clusters, health, lake, warehouse
 from etl.config import max_quarantine_share, utc, window_label
 from etl.transform import staged_partitions, staging_dir
 
@@ -120,9 +120,12 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
         if manifest["fetched"] is not None:
             warehouse.upsert_crawl_state(conn, manifest["fetched"], run_id, finished)
         counted = {s: {"inserted": 0, "updated": 0, "unchanged": 0} for s in manifest["sources"]}
+        tallies = {s: health.Tally() for s in manifest["sources"]}
         for source, rows in _read_ahead(_source_batches(partitions)):  # bounded memory
             for key, n in warehouse.upsert_articles(conn, rows, run_id).items():
                 counted[source][key] += n
+            tallies[source].add(rows)
+        loaded_at = datetime.now(UTC)
         for source, crawl in manifest["sources"].items():
             counts = counted[source]
             started = pd.to_datetime(crawl.get("started_at"), utc=True)
@@ -136,6 +139,9 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
                 **counts,
                 "started_at": started.to_pydatetime() if pd.notna(started) else finished,
                 "finished_at": finished,
+                **health.night_columns(tallies[source], quarantine[quarantine["source"] == source],
+                                       health.crawl_stats(data_dir, source, start, end),
+                                       loaded_at),
             }
             warehouse.record_run(conn, row)
             figures[source] = {k: row[k] for k in warehouse.RUN_FIGURES}
@@ -145,9 +151,10 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
 
 
 def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
-          warehouse_url: str) -> dict[str, Any]:
-    """The lake and the warehouse hold this window's articles with the same content, and the
-    share of quarantined pages stays under the configured limit."""
+          warehouse_url: str, run_id: str | None = None) -> dict[str, Any]:
+    """The lake and the warehouse hold this window's articles with the same content, the
+    share of quarantined pages stays under the configured limit, and every source is healthy
+    (etl/health.py: the run's rows, `run_id`, else the window's latest)."""
     start, end = utc(start), utc(end)
     partitions, quarantine, manifest = _staged(data_dir, start, end)
     batch = _staged_keys(partitions)
@@ -175,8 +182,13 @@ def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
         problems.append(f"{len(quarantine)} of {seen} pages quarantined "
                         f"({share:.0%} > {limit:.0%}); has the site's markup changed? "
                         "See the quarantine table")
+    verdict = health.check_night(warehouse_url, start, end, run_id)
+    problems += verdict["failures"]
+    for warning in verdict["warnings"]:
+        log.warning("source health: %s", warning)
     result = {"window": window_label(start, end), "articles": len(ids),
               "quarantined": len(quarantine), "quarantine_share": round(share, 4),
+              "health": verdict["sources"], "warnings": verdict["warnings"],
               "problems": problems[:20]}
     log.info("check figures: %s", json.dumps(result, sort_keys=True))
     if problems:

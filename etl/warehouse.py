@@ -80,6 +80,13 @@ runs = sa.Table(
     sa.Column("near_duplicates", sa.BigInteger, nullable=False, server_default=sa.text("0")),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+    # added by migration 0003_nightdesk (etl/health.py fills them): null on older runs
+    *[sa.Column(name, kind(), nullable=True) for name, kind in (
+        ("crawl_rejects", sa.BigInteger), ("quarantined", sa.BigInteger),
+        ("not_article", sa.BigInteger), ("rejects_by_reason", sa.Text),
+        ("with_authors", sa.BigInteger), ("with_page_date", sa.BigInteger),
+        ("body_words_median", sa.Float), ("crawl_seconds", sa.Float),
+        ("load_seconds", sa.Float), ("health", sa.Text))],
 )
 
 quarantine = sa.Table(

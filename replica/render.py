@@ -9,6 +9,7 @@ replica/README.md exactly, because the site parser is written against that contr
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -203,9 +204,14 @@ def render_article_element(article: ReplicaArticle) -> str:
     return "".join(parts)
 
 
+# A redesign for tests and demos of source health: NIGHTDESK_REPLICA_TEMPLATE=no-bylines renders
+# article pages without their author names, as a site whose new template strips bylines would.
+TEMPLATE_ENV = "NIGHTDESK_REPLICA_TEMPLATE"
+
+
 def _byline(article: ReplicaArticle) -> str:
     out = ['  <div class="article__byline byline">\n']
-    if article.authors:
+    if article.authors and os.environ.get(TEMPLATE_ENV) != "no-bylines":
         links = [
             f'<a class="byline__author__name" href="{esc(a.path)}">{esc(a.name)}</a>'
             for a in article.authors

@@ -162,8 +162,9 @@ def test_dead_server_fails_clearly_and_loads_nothing(tmp_path):
 
 
 def test_a_quiet_night_loads_nothing_and_records_the_run(tmp_path, sources_file):
-    """A window with no articles (the replica's clock is 2022) still completes and is recorded."""
-    proc = cli("run", "--day", "2026-11-27", "--sources", str(sources_file), "--data-dir",
+    """A window with no articles (the replica published none on 2022-01-02) still completes and
+    is recorded. (A window after the replica's clock is refused instead: tests/test_health.py.)"""
+    proc = cli("run", "--day", "2022-01-02", "--sources", str(sources_file), "--data-dir",
                str(tmp_path), "--run-id", "quiet")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert lake.read(tmp_path).empty

@@ -112,6 +112,34 @@ def test_full_dag_run_against_the_replica(tmp_path, seed_path):
     assert rows["published_at"].min() >= datetime(2022, 1, 31, 2, tzinfo=UTC)
     assert lake.checksum(data) == warehouse.checksum(f"sqlite:///{data / 'warehouse.db'}")
 
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "airflow.db") as conn:
+        labels = conn.execute("SELECT rendered_map_index FROM task_instance "
+                              "WHERE task_id = 'crawl'").fetchall()
+        extras = [json.loads(e) for (e,) in conn.execute("SELECT extra FROM asset_event")]
+    assert labels == [("moscowtimes",)]  # the mapped crawl is labelled by its source
+    figures = next(e for e in extras if "sources" in e)  # the warehouse asset's event
+    assert figures["window"] == {"start": "2022-01-31T02:00:00+00:00",
+                                 "end": "2022-02-01T02:00:00+00:00"}
+    assert figures["sources"]["moscowtimes"]["inserted"] == len(rows)
+    assert any("partitions_written" in e for e in extras)  # the lake asset's event
+
+
+@pytest.mark.slow
+def test_a_night_after_the_replica_clock_fails_at_once(tmp_path):
+    """The first scheduled night under `make ui` is today's window, which the replica (frozen in
+    2022) cannot hold: the crawl fails without retries and says why; nothing is loaded."""
+    sources = write_sources(tmp_path / "sources.toml")
+    env = airflow_env(tmp_path, NIGHTDESK_SOURCES=str(sources), NIGHTDESK_TASK_RETRIES="2")
+    proc = subprocess.run([str(REPO / "bin" / "airflow"), "dags", "test", "news_pipeline",
+                           "2026-12-07T02:00:00+00:00"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert "moscowtimes is the bundled replica, frozen at 2022-02-02T12:00:00+03:00" in log
+    assert "state=failed" in log and "up_for_retry" not in log.lower()
+    assert not (tmp_path / "data" / "warehouse.db").exists()
+
 
 def _free_port() -> int:
     import socket
@@ -119,6 +147,22 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _wait_for_api(port: int, timeout: float) -> None:
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health",
+                                        timeout=5):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    pytest.fail(f"the api-server did not answer within {timeout}s")
 
 
 def _backfill_states(db: Path) -> dict[str, str]:
@@ -157,11 +201,17 @@ def test_three_day_backfill_through_the_scheduler(tmp_path, seed_path):
         "--to-date", "2021-12-18")
     cli("dags", "unpause", "news_pipeline")
     # Each component's output is kept beside the test's metadata DB for a failed run's post-mortem.
-    procs = [subprocess.Popen([airflow, component], cwd=REPO, env=env, start_new_session=True,
-                              stdout=open(tmp_path / f"{component}.log", "wb"),  # noqa: SIM115
-                              stderr=subprocess.STDOUT)
-             for component in ("api-server", "scheduler")]
+    def start(component: str) -> subprocess.Popen:
+        return subprocess.Popen([airflow, component], cwd=REPO, env=env, start_new_session=True,
+                                stdout=open(tmp_path / f"{component}.log", "wb"),
+                                stderr=subprocess.STDOUT)
+
+    procs = [start("api-server")]
     try:
+        # The scheduler's first tasks call the execution API at once: on a loaded machine a task
+        # started before the api-server listens fails with "connection refused" (seen here).
+        _wait_for_api(port, timeout=180)
+        procs.append(start("scheduler"))
         deadline = time.monotonic() + 420
         states: dict[str, str] = {}
         while time.monotonic() < deadline:
@@ -179,6 +229,20 @@ def test_three_day_backfill_through_the_scheduler(tmp_path, seed_path):
                 os.killpg(proc.pid, signal.SIGKILL)
     assert states and set(states.values()) == {"success"}, states
     assert len(states) == 3
+    # Each run's real wall-clock time (the scheduler's start, not its 2021 logical date)...
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "airflow.db") as conn:
+        spans = conn.execute("SELECT julianday(end_date) - julianday(start_date) FROM dag_run "
+                             "WHERE run_id LIKE 'backfill__%'").fetchall()
+    assert all(0 < days * 86400 < 600 for (days,) in spans), spans
+    # ...and the Nightdesk report's nights are the backfilled windows, each with its figures.
+    from etl import runreport
+
+    figs = runreport.figures(f"sqlite:///{tmp_path / 'data' / 'warehouse.db'}")
+    assert sorted(n["night"] for n in figs["nights"]) == ["2021-12-15", "2021-12-16",
+                                                          "2021-12-17"]
+    assert all(n["crawl_seconds"] is not None and n["health"] for n in figs["nights"])
 
     data = tmp_path / "data"
     start = datetime(2021, 12, 15, 2, tzinfo=UTC)
