@@ -60,6 +60,13 @@ _NOBODY = re.compile(
     r"special\s+correspondent|our\s+correspondent|team)$", re.IGNORECASE)
 _CREDENTIAL = re.compile(r"^(?:ph\.?d|m\.?d|cfa|cfp|mba|esq|cpa|rn)\.?[®™]?$", re.IGNORECASE)
 _BAD = re.compile(r"https?://|www\.|@|\d|\.(?:com|org|net)\b|[<>{}=]")
+# A date or update stamp the byline runs on into: 'By A Updated on December 12, 2016',
+# 'Joshua Sokol May 21, 2019'. A month name counts only when a day number follows it, since
+# May and June are also names.
+_DATE_TAIL = re.compile(
+    r"\s*(?:\b(?:updated|published|posted|last\s+updated)\b.*|"
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d.*)$",
+    re.IGNORECASE | re.DOTALL)
 _SLUG = re.compile(r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$")  # 'chuck-ross', 'aligharib', 'sauli.giliard'
 
 
@@ -112,6 +119,7 @@ def split_byline(raw: str, *, whole: bool = False) -> list[str]:
         return []
     value = re.sub(r"^(?:updated|published|posted|edited)\s*(?:on|at)?\s*:?\s*$", "", value,
                    flags=re.IGNORECASE)
+    value = _DATE_TAIL.sub("", value)
     # '(Image: Getty)', '[Photo: AP]': a picture credit in brackets is nobody's byline
     value = re.sub(r"[(\[]\s*(?:image|photo|picture|pictures|photograph|video|credit)s?\b[^)\]]*"
                    r"[)\]]?", " ", value, flags=re.IGNORECASE).strip()
@@ -214,6 +222,18 @@ def _accept(names: list[str], page: Page, bylines: list[str] | None, *, org: boo
     return kept, bylines
 
 
+def _value_metas(page: Page) -> dict[str, list[str]]:
+    """<meta name=... value=...> without content: some page savers and CMSs write the value
+    attribute; browsers ignore it, but it is the page's own statement."""
+    out: dict[str, list[str]] = {}
+    for el in page.doc.xpath("//meta[@value][not(@content)]"):
+        key = (el.get("name") or el.get("property") or "").strip().lower()
+        value = " ".join((el.get("value") or "").split())
+        if key and value:
+            out.setdefault(key, []).append(value)
+    return out
+
+
 _PROFILE_HREF = re.compile(r"/(?:authors?|profiles?|people|journalists?|staff|contributors?|"
                            r"writers?|reporters?|by)/", re.IGNORECASE)
 
@@ -250,8 +270,9 @@ def authors(page: Page) -> list[str]:
             return linked
         return names
 
+    unvalued = _value_metas(page)
     for key in _META_KEYS:
-        values = page.meta_all(key)
+        values = page.meta_all(key) or unvalued.get(key, [])
         if not values:
             continue
         several = len(values) > 1
