@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
-from spiders.generic.page import Page, clean_text, types_of
+from spiders.generic.page import Page, clean_text, name_key, types_of
 from spiders.htmltools import text
 
 # Meta keys that carry author names, in order of how often they hold clean names.
@@ -64,8 +65,8 @@ _BAD = re.compile(r"https?://|www\.|@|\d|\.(?:com|org|net)\b|[<>{}=]")
 # 'Joshua Sokol May 21, 2019'. A month name counts only when a day number follows it, since
 # May and June are also names.
 _DATE_TAIL = re.compile(
-    r"\s*(?:\b(?:updated|published|posted|last\s+updated)\b.*|"
-    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d.*)$",
+    r"\s+(?:(?:updated|published|posted|last\s+updated)\b(?!\s*by\b)|"
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d).*$",
     re.IGNORECASE | re.DOTALL)
 _SLUG = re.compile(r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$")  # 'chuck-ross', 'aligharib', 'sauli.giliard'
 
@@ -212,8 +213,12 @@ def _accept(names: list[str], page: Page, bylines: list[str] | None, *, org: boo
             ) -> tuple[list[str], list[str] | None]:
     """Drop site/publisher names (and typed organisations) no visible byline credits."""
     kept = []
+    host_key = name_key(urlsplit(page.url).hostname or "")
     for name in names:
-        if org or page.is_site_name(name):
+        key = name_key(name)
+        # 'ScanNetSecurity' on scan.netsecurity.ne.jp: one word found in the host is the brand
+        brand = " " not in name and len(key) >= 4 and key in host_key
+        if org or brand or page.is_site_name(name):
             if bylines is None:
                 bylines = byline_texts(page)
             if not _credited(name, bylines):
@@ -232,6 +237,46 @@ def _value_metas(page: Page) -> dict[str, list[str]]:
         if key and value:
             out.setdefault(key, []).append(value)
     return out
+
+
+# Classes of an element that holds one author's name and nothing else ('author-name',
+# 'authorText', 'author-info__name', 'bylineName').
+_NAME_CLASS = re.compile(r"(?:author|byline)[-_]*(?:info__|card__details__)?(?:name|text)\b",
+                         re.IGNORECASE)
+_ASIDE = re.compile(r"related|recommend|sidebar|comment|footer|teaser|promo|more-", re.IGNORECASE)
+
+
+def _name_like(value: str) -> bool:
+    """'Pete Evans', '小暮ひさのり': a person's name as a byline shows it, not a sentence."""
+    words = value.split()
+    if 2 <= len(words) <= 4:
+        return all(w[0].isupper() or not w[0].isalpha() for w in words if w[0].isalpha()
+                   ) and any(w[0].isupper() for w in words)
+    return len(words) == 1 and 2 <= len(value) <= 12 and not value.isascii()
+
+
+def _name_elements(page: Page) -> list[str]:
+    """Names in elements whose class says they hold an author's name: the first such element
+    and its siblings in the same byline (co-authors), none from related-article teasers."""
+    first_block = None
+    names: list[str] = []
+    for el in page.doc.xpath('//body//*[self::span or self::a or self::div or self::p or '
+                             'self::strong or self::h3 or self::h4][@class]'):
+        if not _NAME_CLASS.search(el.get("class", "")):
+            continue
+        if any(_ASIDE.search(a.get("class", "") + " " + a.get("id", ""))
+               for a in el.iterancestors() if a.tag not in ("body", "html")):
+            continue
+        value = text(el)
+        if not value or len(value) > 60 or not _name_like(value):
+            continue
+        block = el.getparent().getparent() if el.getparent() is not None else None
+        if first_block is None:
+            first_block = block
+        elif block is not first_block:
+            break
+        names.extend(split_byline(value, whole=True))
+    return _dedupe(names)[:8]
 
 
 _PROFILE_HREF = re.compile(r"/(?:authors?|profiles?|people|journalists?|staff|contributors?|"
@@ -298,6 +343,9 @@ def authors(page: Page) -> list[str]:
                 names.extend(n for n in found if len(n.split()) >= 2 or n.isupper())
         if names:
             return _dedupe(names)[:8]
+    found, bylines = _accept(_name_elements(page), page, bylines)
+    if found:
+        return found
     if bylines is None:
         bylines = byline_texts(page)
     for value in bylines:
