@@ -239,11 +239,18 @@ def _value_metas(page: Page) -> dict[str, list[str]]:
     return out
 
 
-# Classes of an element that holds one author's name and nothing else ('author-name',
-# 'authorText', 'author-info__name', 'bylineName').
-_NAME_CLASS = re.compile(r"(?:author|byline)[-_]*(?:info__|card__details__)?(?:name|text)\b",
-                         re.IGNORECASE)
-_ASIDE = re.compile(r"related|recommend|sidebar|comment|footer|teaser|promo|more-", re.IGNORECASE)
+# A class token of an element that holds one author's name and nothing else ('author-name',
+# 'authorText', 'author-info__name', 'bylineName', 'article-detail__meta__author', 'author').
+_NAME_CLASS = re.compile(r"author[-_]*(?:info__|card__details__)?(?:name|text)|"
+                         r"byline[-_]*(?:name|text|author)|(?:^|[-_])author$", re.IGNORECASE)
+# A class or id token of a block that is not the article's own byline: teasers, sidebars,
+# comments ('withSidebar' is a layout flag, not a sidebar).
+_ASIDE = re.compile(r"^(?:related|recommend|sidebar|comment|footer|teaser|promo|more)",
+                    re.IGNORECASE)
+
+
+def _tokens(el) -> list[str]:
+    return (el.get("class", "") + " " + el.get("id", "")).split()
 
 
 def _name_like(value: str) -> bool:
@@ -262,10 +269,10 @@ def _name_elements(page: Page) -> list[str]:
     names: list[str] = []
     for el in page.doc.xpath('//body//*[self::span or self::a or self::div or self::p or '
                              'self::strong or self::h3 or self::h4][@class]'):
-        if not _NAME_CLASS.search(el.get("class", "")):
+        if not any(_NAME_CLASS.search(t) for t in el.get("class", "").split()):
             continue
-        if any(_ASIDE.search(a.get("class", "") + " " + a.get("id", ""))
-               for a in el.iterancestors() if a.tag not in ("body", "html")):
+        if any(_ASIDE.match(t) for a in el.iterancestors() if a.tag not in ("body", "html")
+               for t in _tokens(a)):
             continue
         value = text(el)
         if not value or len(value) > 60 or not _name_like(value):
