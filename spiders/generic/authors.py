@@ -58,7 +58,10 @@ _NOBODY = re.compile(
     r"wire\s+(?:reports?|services?)|wires|agencies|news\s+agencies|web\s+desk|news\s+desk|"
     r"newsdesk|editorial\s+(?:staff|team|board)|admin|administrator|editor|editors|guest|"
     r"unknown|anonymous|none|null|n/?a|reporter|correspondent|contributor|"
-    r"special\s+correspondent|our\s+correspondent|team)$", re.IGNORECASE)
+    r"special\s+correspondent|our\s+correspondent|team|"
+    # CMS placeholders printed where the author field was left empty
+    r"no\s+authors?|no\s+byline|authors?|by|unknown\s+authors?|author\s+unknown|"
+    r"not\s+available|default|user|undefined)$", re.IGNORECASE)
 _CREDENTIAL = re.compile(r"^(?:ph\.?d|m\.?d|cfa|cfp|mba|esq|cpa|rn)\.?[®™]?$", re.IGNORECASE)
 _BAD = re.compile(r"https?://|www\.|@|\d|\.(?:com|org|net)\b|[<>{}=]")
 # A date or update stamp the byline runs on into: 'By A Updated on December 12, 2016',
