@@ -5,9 +5,9 @@ article, and the date in the URL. A page with none of these gets htmldate's read
 visible text (the day it shows as its publication date, provenance "htmldate"): htmldate is
 strong on free-text dates and weaker than the page's own structured statement where one exists.
 
-A value that carries a UTC offset keeps it (the page's own offset). A value without one is a wall-
-clock time in an unknown zone, resolved with the caller's IANA `timezone` (provenance suffixed
-"+assumed_tz"), or as UTC ("+assumed_utc") when no timezone was given; only then, a later
+A value that carries a UTC offset keeps it (the page's own offset). A value without one is a
+wall-clock time in an unknown zone, resolved with the caller's IANA `timezone` (provenance
+suffixed "+assumed_tz"), or as UTC ("+assumed_utc") when no timezone was given; only then, a later
 candidate stating the same minute with an offset lends its offset. A bare date is midnight of that
 day, resolved the same way, unless a later candidate gives a full time on that day.
 """
