@@ -361,8 +361,8 @@ def authors(page: Page) -> list[str]:
     for value in bylines:
         m = re.match(r"^\s*by\s*:?\s+(.{3,100})$", value, re.IGNORECASE)
         if m:
-            # the byline often runs on into the date: cut at the first digit
-            credit = re.split(r"\d", m.group(1), maxsplit=1)[0]
+            # the byline often runs on into the date: cut at the date, else the first digit
+            credit = re.split(r"\d", _DATE_TAIL.sub("", m.group(1)), maxsplit=1)[0]
             found, bylines = _accept(split_byline(credit), page, bylines)
             found = [n for n in found if len(n.split()) >= 2 or n.isupper()]
             if found:
