@@ -165,3 +165,8 @@ def test_authors_brand_kept_when_a_visible_byline_credits_it():
                  '<div class="byline">By Euronews with AFP</div>',
                  url="https://www.euronews.com/2024/04/30/a-story")
     assert authors.authors(page) == ["Euronews"]
+
+
+def test_authors_visible_by_line_cut_at_its_date_stamp():
+    page = _page("", '<div class="byline">By Joshua Sokol May 21, 2019</div><p>Text.</p>')
+    assert authors.authors(page) == ["Joshua Sokol"]
