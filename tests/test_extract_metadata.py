@@ -170,3 +170,25 @@ def test_authors_brand_kept_when_a_visible_byline_credits_it():
 def test_authors_visible_by_line_cut_at_its_date_stamp():
     page = _page("", '<div class="byline">By Joshua Sokol May 21, 2019</div><p>Text.</p>')
     assert authors.authors(page) == ["Joshua Sokol"]
+
+
+# --- bench.metadata_fields -----------------------------------------------------------------------
+
+def test_bench_metadata_fields_scores_our_functions_and_the_floor():
+    from bench import extraction as bx
+    from bench import metadata_fields as mf
+
+    page = bx.Page(key="t/1", publisher="t", url="https://blog.example.org/a-story",
+                   html="<html><head><title>A headline long enough here</title>"
+                        '<meta name="author" content="Jane Roe"></head><body>'
+                        "<h1>A headline long enough here</h1><p>Published on 3 March 2021</p>"
+                        "</body></html>",
+                   title="A headline long enough here", authors=("Jane Roe",),
+                   published="2021-03-03", paragraphs=(), set_name="t",
+                   scored=frozenset({"title", "authors", "day"}))
+    ours = mf.run_metadata(page)
+    score = bx.score_page(page, ours)
+    assert (score.title, score.authors, score.day) == (True, True, True)
+    theirs = bx.Result(title="Other", authors=["Someone Else"], published=date(2020, 1, 1))
+    assert mf.floor(bx.Result(), theirs).authors == ["Someone Else"]
+    assert mf.floor(ours, theirs).authors == ["Jane Roe"]
