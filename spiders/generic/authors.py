@@ -270,8 +270,11 @@ def _name_elements(page: Page) -> list[str]:
     and its siblings in the same byline (co-authors), none from related-article teasers."""
     first_block = None
     names: list[str] = []
+    # XPath narrows to classes mentioning author/byline; the regex then reads each token.
     for el in page.doc.xpath('//body//*[self::span or self::a or self::div or self::p or '
-                             'self::strong or self::h3 or self::h4][@class]'):
+                             'self::strong or self::h3 or self::h4][contains(translate(@class, '
+                             '"AUTHORBYLINE", "authorbyline"), "author") or contains('
+                             'translate(@class, "BYLINE", "byline"), "byline")]'):
         if not any(_NAME_CLASS.search(t) for t in el.get("class", "").split()):
             continue
         if any(_ASIDE.match(t) for a in el.iterancestors() if a.tag not in ("body", "html")
