@@ -61,27 +61,32 @@ def test_title_structured_headline_still_wins_over_h1():
 
 # --- dates ---------------------------------------------------------------------------------------
 
-def test_date_from_htmldate_when_the_page_has_no_structured_date():
-    page = _page("<title>t</title>",
-                 "<h1>A story without metadata</h1>"
-                 '<div class="meta">Published on 3 March 2021</div><p>Body text.</p>',
-                 url="https://blog.example.org/a-story")
-    value, where = dates.find(page, "published", None)
-    assert where == "htmldate+assumed_utc"
-    assert value is not None and value.date() == date(2021, 3, 3)
-    assert value.utcoffset() == timedelta(0)
-
-
-def test_date_htmldate_day_resolved_in_the_callers_zone_without_moving_the_day():
+def test_date_only_from_a_stated_source_here():
+    # a date only in the visible text is htmldate's job, done once by the core's floor
     page = _page("", '<p class="date">Published on 3 March 2021</p><p>Body.</p>',
                  url="https://blog.example.org/a-story")
-    value, where = dates.find(page, "published", "Asia/Tokyo")
-    assert where == "htmldate+assumed_tz"
-    assert value is not None and value.date() == date(2021, 3, 3)
-    assert value.utcoffset() == timedelta(hours=9)
+    assert dates.find(page, "published", None) == (None, None)
 
 
-def test_date_structured_value_beats_htmldate_and_keeps_its_offset():
+@pytest.mark.parametrize("tz, offset, where", [
+    (None, timedelta(0), "htmldate+assumed_utc"),
+    ("Asia/Tokyo", timedelta(hours=9), "htmldate+assumed_tz"),
+])
+def test_extract_takes_htmldate_day_where_the_page_states_none(tz, offset, where):
+    from spiders.extract import generic_extract
+
+    html = ("<html><head><title>A story without metadata at all</title></head><body>"
+            "<h1>A story without metadata at all</h1>"
+            '<div class="meta">Published on 3 March 2021</div>'
+            + "<p>" + "Body text of the story that runs on for a while. " * 20 + "</p>"
+            "</body></html>")
+    row = generic_extract(html, "https://blog.example.org/a-story", timezone=tz)
+    assert row["published_at_from"] == where
+    assert row["published_at"].date() == date(2021, 3, 3)
+    assert row["published_at"].utcoffset() == offset
+
+
+def test_date_structured_value_keeps_its_offset():
     # a late-evening time with an offset must not become the next day (no UTC conversion)
     page = _page('<meta property="article:published_time" content="2020-02-17T21:18:11-05:00">',
                  "<p>Posted 1 January 2019</p>")
@@ -89,11 +94,6 @@ def test_date_structured_value_beats_htmldate_and_keeps_its_offset():
     assert where == "meta:article:published_time"
     assert value is not None and value.date() == date(2020, 2, 17)
     assert value.utcoffset() == timedelta(hours=-5)
-
-
-def test_date_modified_never_comes_from_htmldate():
-    page = _page("", "<p>Published on 3 March 2021</p>", url="https://blog.example.org/x")
-    assert dates.find(page, "modified", None) == (None, None)
 
 
 def test_date_none_when_nothing_on_the_page_is_a_date():
@@ -180,8 +180,9 @@ def test_bench_metadata_fields_scores_our_functions_and_the_floor():
 
     page = bx.Page(key="t/1", publisher="t", url="https://blog.example.org/a-story",
                    html="<html><head><title>A headline long enough here</title>"
-                        '<meta name="author" content="Jane Roe"></head><body>'
-                        "<h1>A headline long enough here</h1><p>Published on 3 March 2021</p>"
+                        '<meta name="author" content="Jane Roe">'
+                        '<meta property="article:published_time" content="2021-03-03T09:00:00Z">'
+                        "</head><body><h1>A headline long enough here</h1><p>Text.</p>"
                         "</body></html>",
                    title="A headline long enough here", authors=("Jane Roe",),
                    published="2021-03-03", paragraphs=(), set_name="t",

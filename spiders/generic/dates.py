@@ -1,9 +1,9 @@
 """Publication and modification times, with where each was read.
 
 Evidence in order: the JSON-LD article, then meta tags, microdata, <time datetime> in the
-article, and the date in the URL. A page with none of these gets htmldate's reading of its
-visible text (the day it shows as its publication date, provenance "htmldate"): htmldate is
-strong on free-text dates and weaker than the page's own structured statement where one exists.
+article, and the date in the URL. A page with none of these gets no date here: the core's floor
+(floor.py) then takes htmldate's reading of the visible page, once, lazily (so htmldate is not
+run twice, and not at all where the page states its date).
 
 A value that carries a UTC offset keeps it (the page's own offset). A value without one is a
 wall-clock time in an unknown zone, resolved with the caller's IANA `timezone` (provenance
@@ -20,8 +20,6 @@ from datetime import UTC, datetime, timedelta
 from datetime import timezone as fixed_offset
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from htmldate import find_date
 
 from spiders.generic.page import Page
 
@@ -152,28 +150,5 @@ def find(page: Page, which: str, tz_name: str | None = None
         if naive is None:
             naive = (value, where, len(raw.strip()) <= 10)
     if naive is None:
-        if which != "published":
-            return None, None
-        day = _htmldate(page)
-        if day is None:
-            return None, None
-        naive = (day, "htmldate", True)
+        return None, None
     return _resolve(naive[0], naive[1], zone(tz_name))
-
-
-def _htmldate(page: Page) -> datetime | None:
-    """The publication day htmldate reads from the page (a day, as the page shows it)."""
-    # original_date: the first publication, not the last update; htmldate copies the tree
-    # before it prunes, so the page stays whole for the body. The search runs as trafilatura
-    # runs it, so the day matches what its metadata would say.
-    try:
-        found = find_date(page.doc, url=page.url or None, original_date=True,
-                          extensive_search=True)
-    except Exception:  # a fallback must never make extraction raise on a page
-        return None
-    if not found:
-        return None
-    try:
-        return datetime.strptime(found, "%Y-%m-%d")
-    except ValueError:
-        return None
