@@ -10,6 +10,7 @@ record is then still returned whole, with `reject_reason` set. Nothing here rais
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from datetime import timezone as fixed_offset
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from spiders.generic import authors, body, dates, metadata, pagekind
 from spiders.generic.floor import Floor
 from spiders.generic.page import load
-from spiders.htmltools import NotAnArticle
+from spiders.htmltools import NotAnArticle, text
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,41 @@ def _day(value: str, tz_name: str | None) -> tuple[datetime, str]:
         offset = day.replace(tzinfo=zone).utcoffset() or timedelta(0)
         return day.replace(tzinfo=fixed_offset(offset)), "htmldate+assumed_tz"
     return day.replace(tzinfo=UTC), "htmldate+assumed_utc"
+
+
+_CALENDAR = re.compile(
+    r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
+    r"sept|oct|nov|dec)[a-z]*\.?\s+\d|\b(?:january|february|march|april|june|july|august|"
+    r"september|october|november|december)\b", re.IGNORECASE)
+
+
+_TITLE_TAIL = re.compile(r"\s*(?:[|\-–—:·•»]|\s-\s)\s*\S")
+
+
+def _title(page, floor: Floor) -> tuple[str | None, str | None]:
+    """Ours (JSON-LD headline, og:title, <h1> ...), unless trafilatura's title is the headline
+    as the page shows it (the text of an <h1>: social and JSON-LD headlines are often another
+    wording), or ours is trafilatura's plus a separated tail ('Headline - The New York Times':
+    trafilatura cut that tail off as the site's name)."""
+    ours = metadata.title(page)
+    theirs = floor.title
+    if not ours:
+        return theirs, "trafilatura" if theirs else None
+    if theirs and theirs != ours and theirs in (text(h) for h in page.doc.iter("h1")):
+        return theirs, "trafilatura+h1"
+    if theirs and len(theirs) < len(ours) and ours.startswith(theirs) and \
+            pagekind.word_count(theirs) >= 2 and _TITLE_TAIL.match(ours[len(theirs):]):
+        return theirs, "trafilatura"
+    return ours, "page"
+
+
+def _floor_authors(floor: Floor) -> list[str]:
+    """trafilatura's authors, when the page gave us no credit of its own, through the same
+    normalisation as ours; a lone Latin word (a handle: 'Steventroughtonsmith') or a name
+    with a date in it ('Joe Wee Monday') is dropped rather than invented."""
+    names = [n for raw in floor.authors for n in authors.split_byline(raw, whole=True)]
+    return [n for n in names if not _CALENDAR.search(n) and
+            (len(n.split()) >= 2 or pagekind.word_count(n) >= 2)]
 
 
 def _published(page, floor: Floor, tz_name: str | None) -> tuple[datetime | None, str | None]:
@@ -74,22 +110,22 @@ def extract(html: str, url: str, *, timezone: str | None = None) -> dict[str, An
         return record
     floor = Floor(page.doc, url)
 
-    title = metadata.title(page)
-    record["title"], record["title_from"] = (title, "page") if title else (floor.title,
-                                                                          "trafilatura")
+    record["title"], record["title_from"] = _title(page, floor)
     title = record["title"] or ""
     canonical = metadata.canonical_url(page)
     published, published_from = _published(page, floor, timezone)
     modified, modified_from = dates.find(page, "modified", timezone)
     image_url, image_caption, image_credits = metadata.image(page)
     lead = metadata.standfirst(page, title) if title else None
-    names = authors.authors(page)
+    names, names_from = authors.authors(page), "page"
+    if not names:
+        names, names_from = _floor_authors(floor), "trafilatura"
     page.link_text = pagekind.link_text(page)
     record.update({
         "url": canonical,
         "subtitle": metadata.subtitle(page, title, lead),
         "authors": names,
-        "authors_from": "page" if names else None,
+        "authors_from": names_from if names else None,
         "published_at": published,
         "published_at_from": published_from,
         "modified_at": modified,
