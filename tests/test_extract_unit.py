@@ -17,7 +17,8 @@ from spiders.sites import moscowtimes, theguardian
 URL = "https://news.example.com/2024/03/10/council-votes-on-budget"
 KEYS = {"site_id", "url", "title", "subtitle", "authors", "published_at", "published_at_from",
         "modified_at", "modified_at_from", "section", "tags", "language", "description", "body",
-        "image_url", "image_caption", "image_credits", "related_urls"}
+        "image_url", "image_caption", "image_credits", "related_urls", "title_from", "authors_from",
+        "body_from", "reject_reason"}
 
 SENTENCES = [
     "The city council voted on Tuesday to approve a revised budget after weeks of debate.",
@@ -306,20 +307,97 @@ def _front(og_type: str = "website", ld: object | None = None) -> str:
 @pytest.mark.parametrize(("html", "reason"), [
     ("", "empty"),
     ("   ", "empty"),
-    (_front(), "og:type website"),
-    (_front(og_type="", ld={"@type": "CollectionPage", "name": "World"}), "CollectionPage"),
-    (_front(og_type=""), "teaser links"),
+    ("\x00\x01 garbage bytes", "no body"),
+    (_front(), "listing page"),
+    (_front(og_type="", ld={"@type": "CollectionPage", "name": "World"}), "CollectionPage page"),
+    (_front(og_type=""), "listing page"),
     ('<html><head><title>Watch: the council vote</title><meta property="og:type" '
      'content="video.other"></head><body><h1>Watch: the council vote</h1><video src="v.mp4">'
-     "</video><p>Watch the vote.</p></body></html>", "video"),
+     "</video><p>Watch the vote.</p></body></html>", "no body"),
     ('<html><head><title>Before you continue</title></head><body><form class="consent">'
      "<button>Accept all cookies</button><button>Reject all</button></form></body></html>",
-     "consent"),
+     "no body"),
     ('<html><head><title>Just a moment...</title></head><body><p>Checking your browser '
      "before accessing the site. Please enable JavaScript and cookies.</p></body></html>",
-     "block"),
-    (article_html(ld=news_ld(), paragraphs=["Short note."]), "short body"),
+     "block or consent"),
+    (article_html(ld=news_ld(), paragraphs=["Short note."]), "no body"),
 ])
-def test_non_articles_raise_with_a_reason(html, reason):
-    with pytest.raises(NotAnArticle, match=reason):
-        generic_extract(html, URL)
+def test_pages_with_nothing_to_extract_are_refused_with_a_reason(html, reason):
+    for fn in (generic_extract, extract):
+        row = fn(html, URL)  # never raises
+        assert set(row) == KEYS
+        assert row["reject_reason"].startswith("not_article: ")
+        assert reason in row["reject_reason"]
+
+
+def _listicle() -> str:
+    """A list-style article with og:type website and more teaser links than paragraphs."""
+    items = "".join(f"<li><p>{s} <a href='/x/{i}'>More on the item number {i} here</a></p></li>"
+                    for i, s in enumerate(PARAS))
+    links = "".join(f"<a href='/other/{i}'>Another story about the city number {i}</a>"
+                    for i in range(20))
+    return ('<html lang="en"><head><title>Ten things the budget changes | Example News</title>'
+            '<meta property="og:type" content="website"></head><body>'
+            f'<aside>{links}</aside><h1>Ten things the budget changes</h1><ol>{items}</ol>'
+            "</body></html>")
+
+
+def test_a_listed_page_is_an_article_until_proven_otherwise():
+    row = generic_extract(_listicle(), URL)
+    assert row["reject_reason"] is None
+    assert row["title"] == "Ten things the budget changes"
+    assert PARAS[0] in row["body"]
+
+
+CJK = ["市議会は火曜日、数週間にわたる議論の末、修正予算案を可決した。",
+       "議員らは、この計画により道路の補修、図書館、そして二つの新しい診療所の資金が賄われると述べた。",
+       "反対派は、洪水からの復興途上にある市にとって支出が多すぎると主張した。",
+       "市長は、この予算は住民の必要と財政の限界との釣り合いを取ったものだと述べた。",
+       "最終的な審議は来月に予定されており、その際に固定資産税率も決められる見通しだ。",
+       "地元の経済団体はこの決定を歓迎したが、日程についてより詳しい説明を求めた。"]
+# Real articles pass trafilatura's size floor.
+CJK += [s.replace("。", "と関係者は語った。") for s in CJK]
+THAI = ["สภาเมืองลงมติอนุมัติงบประมาณฉบับแก้ไขเมื่อวันอังคารหลังการอภิปรายหลายสัปดาห์",
+        "สมาชิกกล่าวว่าแผนนี้จะจัดสรรเงินสำหรับซ่อมถนนห้องสมุดและคลินิกสุขภาพแห่งใหม่สองแห่ง",
+        "ฝ่ายค้านแย้งว่าการใช้จ่ายสูงเกินไปสำหรับเมืองที่ยังฟื้นตัวจากน้ำท่วม",
+        "นายกเทศมนตรีกล่าวว่างบประมาณนี้สร้างสมดุลระหว่างความต้องการของประชาชนกับข้อจำกัดของคลัง",
+        "คาดว่าจะมีการพิจารณาวาระสุดท้ายในเดือนหน้าซึ่งสภาจะกำหนดอัตราภาษีทรัพย์สินด้วย"]
+
+
+@pytest.mark.parametrize(("paragraphs", "lang"), [(CJK, "ja"), (THAI, "th")])
+def test_text_without_spaces_is_counted_by_characters(paragraphs, lang):
+    html = article_html(paragraphs=paragraphs, title="市議会が修正予算案を可決", lang=lang,
+                        head='<meta property="og:type" content="website">')
+    row = generic_extract(html, URL)
+    assert row["reject_reason"] is None
+    assert row["body"].split("\n\n") == paragraphs
+
+
+def test_word_count_and_sentence_end_by_script():
+    from spiders.generic.pagekind import SENTENCE_END, word_count
+
+    assert word_count("The council voted.") == 3
+    assert word_count(CJK[0]) == len(CJK[0]) - 3  # each character but the punctuation
+    assert word_count("Tokyo 東京 votes") == 4
+    assert SENTENCE_END.search(CJK[0]) and SENTENCE_END.search("「可決した」")
+    assert not SENTENCE_END.search("市議会は")
+
+
+def test_a_site_parser_that_declines_hands_the_page_to_the_generic_path():
+    url = "https://www.theguardian.com/world/2024/mar/10/council-votes-on-budget"
+    html = article_html(ld=news_ld(author={"@type": "Person", "name": "Jane Doe"}))
+    with pytest.raises(NotAnArticle):
+        theguardian.parse(html, url)  # not the Guardian's layout
+    row = extract(html, url)
+    assert row["reject_reason"] is None and row["authors"] == ["Jane Doe"]
+    assert row["body"].split("\n\n") == PARAS
+
+
+def test_fields_say_where_they_came_from():
+    row = generic_extract(article_html(ld=news_ld(datePublished="2024-03-10T08:00:00Z")), URL)
+    assert (row["title_from"], row["published_at_from"], row["body_from"]) == (
+        "page", "jsonld:datePublished", "trafilatura")
+    no_meta = "<html><body><article><h1>Council approves revised budget</h1>" + "".join(
+        f"<p>{p}</p>" for p in PARAS) + "</article></body></html>"
+    row = generic_extract(no_meta, "")  # no URL, nothing but the visible page
+    assert row["reject_reason"] is None and row["title"] == "Council approves revised budget"

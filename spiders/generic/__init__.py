@@ -6,9 +6,10 @@ Evidence is read in order of how much the publisher vouches for it: JSON-LD (the
 JSON-LD articleBody when that is the complete text. See extract() for the record it returns.
 
 Modules: page.py (parse once, index JSON-LD and meta), metadata.py (title, url, section...),
-authors.py, dates.py, body.py (+ boilerplate.py), pagekind.py (NotAnArticle decisions).
+authors.py, dates.py, body.py (+ boilerplate.py), pagekind.py (the refusals), floor.py
+(trafilatura's own answers, the floor of every field).
 """
 
-from spiders.generic.core import extract
+from spiders.generic.core import empty_record, extract
 
-__all__ = ["extract"]
+__all__ = ["empty_record", "extract"]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
-from spiders.generic.page import Page, clean_text, types_of
+from spiders.generic.page import Page, clean_text, name_key, types_of
 from spiders.htmltools import text
 
 # Meta keys that carry author names, in order of how often they hold clean names.
@@ -57,9 +58,19 @@ _NOBODY = re.compile(
     r"wire\s+(?:reports?|services?)|wires|agencies|news\s+agencies|web\s+desk|news\s+desk|"
     r"newsdesk|editorial\s+(?:staff|team|board)|admin|administrator|editor|editors|guest|"
     r"unknown|anonymous|none|null|n/?a|reporter|correspondent|contributor|"
-    r"special\s+correspondent|our\s+correspondent|team)$", re.IGNORECASE)
+    r"special\s+correspondent|our\s+correspondent|team|"
+    # CMS placeholders printed where the author field was left empty
+    r"no\s+authors?|no\s+byline|authors?|by|unknown\s+authors?|author\s+unknown|"
+    r"not\s+available|default|user|undefined)$", re.IGNORECASE)
 _CREDENTIAL = re.compile(r"^(?:ph\.?d|m\.?d|cfa|cfp|mba|esq|cpa|rn)\.?[®™]?$", re.IGNORECASE)
 _BAD = re.compile(r"https?://|www\.|@|\d|\.(?:com|org|net)\b|[<>{}=]")
+# A date or update stamp the byline runs on into: 'By A Updated on December 12, 2016',
+# 'Joshua Sokol May 21, 2019'. A month name counts only when a day number follows it, since
+# May and June are also names.
+_DATE_TAIL = re.compile(
+    r"\s+(?:(?:updated|published|posted|last\s+updated)\b(?!\s*by\b)|"
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d).*$",
+    re.IGNORECASE | re.DOTALL)
 _SLUG = re.compile(r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$")  # 'chuck-ross', 'aligharib', 'sauli.giliard'
 
 
@@ -112,6 +123,7 @@ def split_byline(raw: str, *, whole: bool = False) -> list[str]:
         return []
     value = re.sub(r"^(?:updated|published|posted|edited)\s*(?:on|at)?\s*:?\s*$", "", value,
                    flags=re.IGNORECASE)
+    value = _DATE_TAIL.sub("", value)
     # '(Image: Getty)', '[Photo: AP]': a picture credit in brackets is nobody's byline
     value = re.sub(r"[(\[]\s*(?:image|photo|picture|pictures|photograph|video|credit)s?\b[^)\]]*"
                    r"[)\]]?", " ", value, flags=re.IGNORECASE).strip()
@@ -204,14 +216,80 @@ def _accept(names: list[str], page: Page, bylines: list[str] | None, *, org: boo
             ) -> tuple[list[str], list[str] | None]:
     """Drop site/publisher names (and typed organisations) no visible byline credits."""
     kept = []
+    host_key = name_key(urlsplit(page.url).hostname or "")
     for name in names:
-        if org or page.is_site_name(name):
+        key = name_key(name)
+        # 'ScanNetSecurity' on scan.netsecurity.ne.jp: one word found in the host is the brand
+        brand = " " not in name and len(key) >= 4 and key in host_key
+        if org or brand or page.is_site_name(name):
             if bylines is None:
                 bylines = byline_texts(page)
             if not _credited(name, bylines):
                 continue
         kept.append(name)
     return kept, bylines
+
+
+def _value_metas(page: Page) -> dict[str, list[str]]:
+    """<meta name=... value=...> without content: some page savers and CMSs write the value
+    attribute; browsers ignore it, but it is the page's own statement."""
+    out: dict[str, list[str]] = {}
+    for el in page.doc.xpath("//meta[@value][not(@content)]"):
+        key = (el.get("name") or el.get("property") or "").strip().lower()
+        value = " ".join((el.get("value") or "").split())
+        if key and value:
+            out.setdefault(key, []).append(value)
+    return out
+
+
+# A class token of an element that holds one author's name and nothing else ('author-name',
+# 'authorText', 'author-info__name', 'bylineName', 'article-detail__meta__author', 'author').
+_NAME_CLASS = re.compile(r"author[-_]*(?:info__|card__details__)?(?:name|text)|"
+                         r"byline[-_]*(?:name|text|author)|(?:^|[-_])author$", re.IGNORECASE)
+# A class or id token of a block that is not the article's own byline: teasers, sidebars,
+# comments ('withSidebar' is a layout flag, not a sidebar).
+_ASIDE = re.compile(r"^(?:related|recommend|sidebar|comment|footer|teaser|promo|more)",
+                    re.IGNORECASE)
+
+
+def _tokens(el) -> list[str]:
+    return (el.get("class", "") + " " + el.get("id", "")).split()
+
+
+def _name_like(value: str) -> bool:
+    """'Pete Evans', '小暮ひさのり': a person's name as a byline shows it, not a sentence."""
+    words = value.split()
+    if 2 <= len(words) <= 4:
+        return all(w[0].isupper() or not w[0].isalpha() for w in words if w[0].isalpha()
+                   ) and any(w[0].isupper() for w in words)
+    return len(words) == 1 and 2 <= len(value) <= 12 and not value.isascii()
+
+
+def _name_elements(page: Page) -> list[str]:
+    """Names in elements whose class says they hold an author's name: the first such element
+    and its siblings in the same byline (co-authors), none from related-article teasers."""
+    first_block = None
+    names: list[str] = []
+    # XPath narrows to classes mentioning author/byline; the regex then reads each token.
+    for el in page.doc.xpath('//body//*[self::span or self::a or self::div or self::p or '
+                             'self::strong or self::h3 or self::h4][contains(translate(@class, '
+                             '"AUTHORBYLINE", "authorbyline"), "author") or contains('
+                             'translate(@class, "BYLINE", "byline"), "byline")]'):
+        if not any(_NAME_CLASS.search(t) for t in el.get("class", "").split()):
+            continue
+        if any(_ASIDE.match(t) for a in el.iterancestors() if a.tag not in ("body", "html")
+               for t in _tokens(a)):
+            continue
+        value = text(el)
+        if not value or len(value) > 60 or not _name_like(value):
+            continue
+        block = el.getparent().getparent() if el.getparent() is not None else None
+        if first_block is None:
+            first_block = block
+        elif block is not first_block:
+            break
+        names.extend(split_byline(value, whole=True))
+    return _dedupe(names)[:8]
 
 
 _PROFILE_HREF = re.compile(r"/(?:authors?|profiles?|people|journalists?|staff|contributors?|"
@@ -250,8 +328,9 @@ def authors(page: Page) -> list[str]:
             return linked
         return names
 
+    unvalued = _value_metas(page)
     for key in _META_KEYS:
-        values = page.meta_all(key)
+        values = page.meta_all(key) or unvalued.get(key, [])
         if not values:
             continue
         several = len(values) > 1
@@ -277,13 +356,16 @@ def authors(page: Page) -> list[str]:
                 names.extend(n for n in found if len(n.split()) >= 2 or n.isupper())
         if names:
             return _dedupe(names)[:8]
+    found, bylines = _accept(_name_elements(page), page, bylines)
+    if found:
+        return found
     if bylines is None:
         bylines = byline_texts(page)
     for value in bylines:
         m = re.match(r"^\s*by\s*:?\s+(.{3,100})$", value, re.IGNORECASE)
         if m:
-            # the byline often runs on into the date: cut at the first digit
-            credit = re.split(r"\d", m.group(1), maxsplit=1)[0]
+            # the byline often runs on into the date: cut at the date, else the first digit
+            credit = re.split(r"\d", _DATE_TAIL.sub("", m.group(1)), maxsplit=1)[0]
             found, bylines = _accept(split_byline(credit), page, bylines)
             found = [n for n in found if len(n.split()) >= 2 or n.isupper()]
             if found:

@@ -18,7 +18,8 @@ import lxml.html
 from lxml import etree
 
 from spiders.generic import boilerplate
-from spiders.generic.page import Page, clean_text, parse_document
+from spiders.generic.page import Page, clean_text
+from spiders.generic.pagekind import SENTENCE_END, word_count
 from spiders.htmltools import text
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class Block:
 
     @property
     def words(self) -> int:
-        return len(_WORDS.findall(self.text))
+        return word_count(self.text)
 
 
 _BLOCKISH = frozenset({"p", "lb", "head", "item", "list", "quote", "cell", "row", "table"})
@@ -170,7 +171,7 @@ def _author_bio(text: str, authors: list[str]) -> bool:
     return about_author and bool(boilerplate.BIO.search(text))
 
 
-_SENTENCE_END = re.compile(r"[.!?…:;)\]\"'”’»]$")
+_SENTENCE_END = SENTENCE_END
 _GLUED_DATE = re.compile(r"[^\W\d]\d{4}-\d{2}-\d{2}|\d{4}-\d{2}-\d{2}[^\W\d]")
 _CODE = re.compile(r"\w\.\w+\s*\(\s*[{'\"]|=>|\bfunction\s*\(|\bvar\s+\w+\s*=|\bdocument\.\w+|"
                    r"\bwindow\.\w+|</?[a-z]+\s[^>]*>|\w+\.push\(")
@@ -304,11 +305,11 @@ def _whitelist(blocks: list[Block], ld_text: str) -> list[Block]:
 
 
 def prose_words(doc: lxml.html.HtmlElement) -> int:
-    """Words in the page's prose paragraphs (<p> of 12+ words): what a body should roughly hold.
-    Counted before trafilatura prunes the tree."""
+    """Words in the page's prose paragraphs (<p> of 12+ words): what a body should roughly
+    hold."""
     total = 0
     for p in doc.iter("p"):
-        n = len((p.text_content() or "").split())
+        n = word_count(p.text_content() or "")
         if n >= 12:
             total += n
     return total
@@ -323,23 +324,25 @@ def title_keys(page: Page, headline: str) -> set[str]:
     variants = [headline, clean_text(page.article.get("headline")), page.meta("og:title"),
                 page.meta("twitter:title"), text(page.doc.find(".//title"))]
     variants.extend(text(h) for h in page.doc.iter("h1"))
-    return {k for k in (_key(v or "") for v in variants) if len(k.split()) >= 3}
+    return {k for k in (_key(v or "") for v in variants) if word_count(k) >= 3}
 
 
 def extract_body(page: Page, titles: set[str], authors: list[str], *,
-                 standfirst: str | None = None, prose: int = 0) -> list[str]:
-    """The body's paragraphs, in order, each one line of text.
+                 standfirst: str | None = None) -> tuple[list[str], str]:
+    """The body's paragraphs, in order, each one line of text, and where they came from
+    ("trafilatura", "trafilatura+default", "jsonld:articleBody", "trafilatura+jsonld").
 
-    `standfirst`: the lead shown under the headline; it opens the body when the extracted text
-    does not already hold it. `prose`: prose_words() of the page, to notice a truncated run."""
+    The standfirst is not put in front of the body: it is the subtitle (the record keeps it
+    there), and the body starts where the page's own text does."""
+    prose = prose_words(page.doc)
+    source = "trafilatura"
     blocks = _clean(run_trafilatura(page.doc, page.url), titles, authors)
-    if prose >= 150 and _words(blocks) < 0.4 * prose and page.html:
+    if prose >= 150 and _words(blocks) < 0.4 * prose:
         # favor_recall sometimes settles on one small container (a lead block) of an article
-        # split into several: a second opinion from the default heuristics, on a fresh parse.
-        again = _clean(run_trafilatura(parse_document(page.html), page.url, recall=False),
-                       titles, authors)
+        # split into several: a second opinion from the default heuristics.
+        again = _clean(run_trafilatura(page.doc, page.url, recall=False), titles, authors)
         if _words(again) >= 1.5 * _words(blocks):
-            blocks = again
+            blocks, source = again, "trafilatura+default"
     extracted_len = sum(len(b.text) for b in blocks)
     ld_raw = _ld_body(page)
     if ld_raw:
@@ -350,16 +353,11 @@ def extract_body(page: Page, titles: set[str], authors: list[str], *,
             ld_blocks = _clean([Block("p", p, "") for p in ld_paras if not _fragment(p)],
                                titles, authors)
             if ld_blocks:
-                blocks = ld_blocks
+                blocks, source = ld_blocks, "jsonld:articleBody"
         elif ld_len >= 0.8 * extracted_len and extracted_len:
             filtered = _whitelist(blocks, ld_raw)
             if sum(len(b.text) for b in filtered) >= 0.6 * extracted_len:
-                blocks = filtered
+                blocks, source = filtered, "trafilatura+jsonld"
         elif not blocks and ld_len >= 400:
-            blocks = [Block("p", p, "") for p in ld_paras]
-    paragraphs = [b.text for b in blocks]
-    if standfirst and paragraphs:
-        lead = _key(standfirst)
-        if lead and lead not in _key(" ".join(paragraphs[:3])):
-            paragraphs.insert(0, standfirst)
-    return paragraphs
+            blocks, source = [Block("p", p, "") for p in ld_paras], "jsonld:articleBody"
+    return [b.text for b in blocks], source

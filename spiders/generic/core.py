@@ -1,42 +1,131 @@
-"""The generic extraction pipeline: parse once, read metadata, check the page kind, then body."""
+"""The generic extraction pipeline: parse once, read metadata, the body, then the verdict.
+
+Every field has a floor: what trafilatura itself would answer on the same tree (floor.py). A
+field is taken from a more precise source when the page has one (JSON-LD, meta tags, a visible
+byline or <time>: metadata.py, authors.py, dates.py) and from the floor otherwise; `*_from`
+says which. A page is refused only when it has nothing to extract (pagekind.verdict); the
+record is then still returned whole, with `reject_reason` set. Nothing here raises on a page.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as fixed_offset
 from typing import Any
 
 from spiders.generic import authors, body, dates, metadata, pagekind
+from spiders.generic.floor import Floor
 from spiders.generic.page import load
-from spiders.htmltools import NotAnArticle
+from spiders.htmltools import NotAnArticle, text
+
+log = logging.getLogger(__name__)
+
+# Where a date is stated by the publisher for this article (not guessed from the URL).
+_PRECISE_DATE = ("jsonld:", "meta:", "microdata:", "time[datetime]")
+
+
+def empty_record(url: str) -> dict[str, Any]:
+    return {
+        "site_id": None, "url": url, "title": None, "title_from": None, "subtitle": None,
+        "authors": [], "authors_from": None, "published_at": None, "published_at_from": None,
+        "modified_at": None, "modified_at_from": None, "section": None, "tags": [],
+        "language": None, "description": None, "body": "", "body_from": None,
+        "image_url": None, "image_caption": None, "image_credits": None, "related_urls": [],
+        "reject_reason": None,
+    }
+
+
+def _day(value: str, tz_name: str | None) -> tuple[datetime, str]:
+    """htmldate's day as midnight in the operator's zone (else UTC), saying so."""
+    day = datetime.fromisoformat(value[:10])
+    zone = dates.zone(tz_name)
+    if zone is not None:
+        offset = day.replace(tzinfo=zone).utcoffset() or timedelta(0)
+        return day.replace(tzinfo=fixed_offset(offset)), "htmldate+assumed_tz"
+    return day.replace(tzinfo=UTC), "htmldate+assumed_utc"
+
+
+_CALENDAR = re.compile(
+    r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
+    r"sept|oct|nov|dec)[a-z]*\.?\s+\d|\b(?:january|february|march|april|june|july|august|"
+    r"september|october|november|december)\b", re.IGNORECASE)
+
+
+_TITLE_TAIL = re.compile(r"\s*(?:[|\-–—:·•»]|\s-\s)\s*\S")
+
+
+def _title(page, floor: Floor) -> tuple[str | None, str | None]:
+    """Ours (JSON-LD headline, og:title, <h1> ...), unless trafilatura's title is the headline
+    as the page shows it (the text of an <h1>: social and JSON-LD headlines are often another
+    wording), or ours is trafilatura's plus a separated tail ('Headline - The New York Times':
+    trafilatura cut that tail off as the site's name)."""
+    ours = metadata.title(page)
+    theirs = floor.title
+    if not ours:
+        return theirs, "trafilatura" if theirs else None
+    if theirs and theirs != ours and theirs in (text(h) for h in page.doc.iter("h1")):
+        return theirs, "trafilatura+h1"
+    if theirs and len(theirs) < len(ours) and ours.startswith(theirs) and \
+            pagekind.word_count(theirs) >= 2 and _TITLE_TAIL.match(ours[len(theirs):]):
+        return theirs, "trafilatura"
+    return ours, "page"
+
+
+def _floor_authors(floor: Floor) -> list[str]:
+    """trafilatura's authors, when the page gave us no credit of its own, through the same
+    normalisation as ours; a lone Latin word (a handle: 'Steventroughtonsmith') or a name
+    with a date in it ('Joe Wee Monday') is dropped rather than invented."""
+    names = [n for raw in floor.authors for n in authors.split_byline(raw, whole=True)]
+    return [n for n in names if not _CALENDAR.search(n) and
+            (len(n.split()) >= 2 or pagekind.word_count(n) >= 2)]
+
+
+def _published(page, floor: Floor, tz_name: str | None) -> tuple[datetime | None, str | None]:
+    value, where = dates.find(page, "published", tz_name)
+    if value is not None and where and where.startswith(_PRECISE_DATE):
+        return value, where
+    day = floor.day  # no statement of ours: htmldate's reading of the page (as trafilatura's)
+    if day and not (value is not None and value.date().isoformat() == day[:10]):
+        try:
+            return _day(day, tz_name)
+        except ValueError:
+            pass
+    return value, where
 
 
 def extract(html: str, url: str, *, timezone: str | None = None) -> dict[str, Any]:
-    """One article record (the crawl fields of etl/schema.py, without crawled_at).
+    """One article record (the crawl fields of etl/schema.py, without crawled_at, plus the
+    `*_from` provenance fields and `reject_reason`).
 
     `timezone` (IANA) resolves dates the page gives without a UTC offset; without it they are
     read as UTC. Either way the provenance says so ("...+assumed_tz" / "...+assumed_utc").
-    Raises NotAnArticle for pages that are not articles.
     """
-    page = load(html, url)
-    pagekind.check_page(page)
+    record = empty_record(url)
+    try:
+        page = load(html, url)
+    except NotAnArticle as exc:
+        record["reject_reason"] = f"not_article: {exc}"
+        return record
+    floor = Floor(page.doc, url)
 
-    # Everything read from the tree happens before the body: trafilatura prunes it in place.
-    title = metadata.title(page)
-    if not title:
-        raise NotAnArticle("no headline")
+    record["title"], record["title_from"] = _title(page, floor)
+    title = record["title"] or ""
     canonical = metadata.canonical_url(page)
-    published, published_from = dates.find(page, "published", timezone)
+    published, published_from = _published(page, floor, timezone)
     modified, modified_from = dates.find(page, "modified", timezone)
     image_url, image_caption, image_credits = metadata.image(page)
-    lead = metadata.standfirst(page, title)
-    names = authors.authors(page)
-    prose = body.prose_words(page.doc)
-    titles = body.title_keys(page, title)
-    record: dict[str, Any] = {
-        "site_id": None,
+    lead = metadata.standfirst(page, title) if title else None
+    names, names_from = authors.authors(page), "page"
+    if not names:
+        names, names_from = _floor_authors(floor), "trafilatura"
+    page.link_text = pagekind.link_text(page)
+    record.update({
         "url": canonical,
-        "title": title,
         "subtitle": metadata.subtitle(page, title, lead),
         "authors": names,
+        "authors_from": names_from if names else None,
         "published_at": published,
         "published_at_from": published_from,
         "modified_at": modified,
@@ -45,13 +134,15 @@ def extract(html: str, url: str, *, timezone: str | None = None) -> dict[str, An
         "tags": metadata.tags(page),
         "language": metadata.language(page),
         "description": metadata.description(page),
-        "body": "",
         "image_url": image_url,
         "image_caption": image_caption,
         "image_credits": image_credits,
         "related_urls": metadata.related_urls(page, canonical),
-    }
-    paragraphs = body.extract_body(page, titles, names, standfirst=lead, prose=prose)
-    pagekind.check_body(page, paragraphs)
+    })
+    paragraphs, record["body_from"] = body.extract_body(
+        page, body.title_keys(page, title), names, standfirst=lead)
     record["body"] = "\n\n".join(paragraphs)
+    verdict = pagekind.verdict(page, paragraphs, title)
+    if verdict:
+        record["reject_reason"] = f"not_article: {verdict}"
     return record

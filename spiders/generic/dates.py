@@ -1,12 +1,15 @@
 """Publication and modification times, with where each was read.
 
 Evidence in order: the JSON-LD article, then meta tags, microdata, <time datetime> in the
-article, and the date in the URL. A value that carries a UTC offset keeps it (the page's own
-offset). A value without one is a wall-clock time in an unknown zone, resolved with the caller's
-IANA `timezone` (provenance suffixed "+assumed_tz"), or as UTC ("+assumed_utc") when no timezone
-was given; only then, a later candidate stating the same minute with an offset lends its offset.
-A bare date is midnight of that day, resolved the same way, unless a later candidate gives a
-full time on that day.
+article, and the date in the URL. A page with none of these gets no date here: the core's floor
+(floor.py) then takes htmldate's reading of the visible page, once, lazily (so htmldate is not
+run twice, and not at all where the page states its date).
+
+A value that carries a UTC offset keeps it (the page's own offset). A value without one is a
+wall-clock time in an unknown zone, resolved with the caller's IANA `timezone` (provenance
+suffixed "+assumed_tz"), or as UTC ("+assumed_utc") when no timezone was given; only then, a later
+candidate stating the same minute with an offset lends its offset. A bare date is midnight of that
+day, resolved the same way, unless a later candidate gives a full time on that day.
 """
 
 from __future__ import annotations

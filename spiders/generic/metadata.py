@@ -71,18 +71,30 @@ def _h1(page: Page, others: list[str]) -> str:
     return heads[0]
 
 
+# Han, kana and hangul: headlines in these scripts have no spaces to count words by.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def _headline_like(value: str) -> bool:
+    """Long enough to be a headline rather than a logo or a section label ('POLITICO Logo')."""
+    return len(value.split()) >= 4 or len(_CJK.findall(value)) >= 8
+
+
 def title(page: Page) -> str:
+    """The structured headline (JSON-LD, og:title, twitter:title) with the site name cut off;
+    without one, the page's only <h1> when it reads as a headline (the <title> is often an SEO
+    variant of it or carries the site name), else the <title>, else an <h1>."""
     ld = clean_text(page.article.get("headline") or page.article.get("name"))
     og = clean_text(page.meta("og:title"))
     tw = clean_text(page.meta("twitter:title"))
-    doc_title = text(page.doc.find(".//title"))
-    metas = [_strip_site(t, page) for t in (og, tw, doc_title) if t]
-    h1 = _h1(page, [ld, *metas])
-    for candidate in (_strip_site(ld, page) if ld else "", *metas[:2], h1,
-                      metas[-1] if metas else ""):
+    for candidate in (ld, og, tw):
         if candidate:
-            return candidate
-    return ""
+            return _strip_site(candidate, page)
+    doc_title = _strip_site(text(page.doc.find(".//title")), page)
+    heads = [h for h in (text(h) for h in page.doc.iter("h1")) if h]
+    if len(heads) == 1 and _headline_like(heads[0]):
+        return heads[0]
+    return doc_title or _h1(page, [doc_title])
 
 
 def _lead_like(value: str, headline: str) -> bool:

@@ -126,7 +126,7 @@ class Page:
     article: dict[str, Any] = field(default_factory=dict)  # the JSON-LD article object, if any
     site_names: set[str] = field(default_factory=set)  # name_key()s of the site and publisher
     html: str = ""  # the source, for the rare second parse
-    link_text: str = ""  # teaser link texts, filled by pagekind for pages with no article type
+    link_text: set[str] = field(default_factory=set)  # every link's text, filled by pagekind
 
     def meta(self, *keys: str) -> str | None:
         """The first non-empty value of the first key present (keys in order of preference)."""

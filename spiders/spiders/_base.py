@@ -14,6 +14,7 @@ from twisted.python.failure import Failure
 
 from spiders.discovery import DiscoveryError, FeedResult, SitemapResult
 from spiders.extract import extract
+from spiders.htmltools import NotAnArticle
 from spiders.items import ArticleItem, RejectItem
 from spiders.sources import Source, load_sources
 
@@ -24,9 +25,11 @@ _EXTRACT_TAKES_TZ = "timezone" in inspect.signature(extract).parameters
 
 
 def extract_page(html: str, url: str, timezone: str) -> dict[str, Any]:
-    if _EXTRACT_TAKES_TZ:
-        return extract(html, url, timezone=timezone)
-    return extract(html, url)
+    """The extracted record; a refusal (`reject_reason`) raised as NotAnArticle, as before."""
+    record = extract(html, url, timezone=timezone) if _EXTRACT_TAKES_TZ else extract(html, url)
+    if record.get("reject_reason"):
+        raise NotAnArticle(record["reject_reason"])
+    return record
 
 
 def now_iso() -> str:

@@ -33,7 +33,6 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from spiders import discovery as disc
-from spiders.extract import extract
 from spiders.htmltools import NotAnArticle
 from spiders.items import ArticleItem, FetchItem, RejectItem
 from spiders.sites import moscowtimes as site
@@ -263,7 +262,7 @@ class MoscowTimesSpider(NightdeskSpider):
     # -- articles ---------------------------------------------------------------------------
     def parse_article(self, response: Response) -> Iterator[Any]:
         try:
-            record = extract(response.text, response.url)
+            record = site.parse(response.text, response.url)  # this spider's own site
         except (NotAnArticle, AttributeError, UnicodeDecodeError) as exc:
             self._stat("parse_failed")
             yield RejectItem(source=self.source.name, url=response.url, stage="parse",
