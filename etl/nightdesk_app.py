@@ -55,7 +55,7 @@ def create_app() -> FastAPI:
             html = render_html({**figs, "run": None}, title=f"Nightdesk: run {run_id}")
             return HTMLResponse(html.replace("<p>No run in the warehouse yet: run the pipeline "
                                              "first (make run).</p>", note))
-        return HTMLResponse(render_html(figs, title=f"Nightdesk: run {run_id}"))
+        return HTMLResponse(render_html(figs))  # the run id heads the report itself
 
     @app.get("/figures.json")
     def figures_json(run_id: str | None = None) -> JSONResponse:
