@@ -257,7 +257,7 @@ def test_try_takes_both_extract_contracts(monkeypatch):
     html = (site.build_routes(SHARED, "http://x")[site.SECTION]).body
     got = Fetched("http://x/world/", 200, "text/html; charset=utf-8", html)
     _, reason = extract_page(got, None)
-    assert reason and reason.startswith("og:type website")
+    assert reason  # a section page of links: refused, with the extractor's verdict
 
     import spiders.extract
 
