@@ -54,8 +54,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-id", default=None)
     p.add_argument("--refetch", action="store_true",
                    help="fetch every article of the window again (ignore what was fetched)")
+    v = sub.add_parser("verify", help="find damaged lake, warehouse, index and raw files")
+    r = sub.add_parser("repair", help="fix what verify finds (everything, or the given files)")
+    for q in (v, r):
+        q.add_argument("--data-dir", default=None, help="outputs (default ./data)")
+        q.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default SQLite in data)")
+    r.add_argument("--sources", default=None, help="sources TOML, to crawl a raw window again")
+    r.add_argument("paths", nargs="*", help="only the problems of these files")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command in ("verify", "repair"):  # etl/verify.py, etl/repair.py
+        from etl import repair, verify
+
+        data = config.data_dir(args.data_dir)
+        url = config.warehouse_url(args.warehouse, data)
+        return (verify.main(data, url) if args.command == "verify" else
+                repair.main(data, url, config.sources_file(args.sources), args.paths))
 
     if args.day:
         start, end = _day_window(args.day)

@@ -405,10 +405,13 @@ def file_meta(path: str | Path) -> dict[str, str]:
     row count, from the footer alone."""
     import pyarrow.parquet as pq
 
-    footer = pq.read_metadata(path)
-    meta = {k.decode(): v.decode() for k, v in (footer.metadata or {}).items()
+    return _footer_meta(pq.read_metadata(path))
+
+
+def _footer_meta(footer: object) -> dict[str, str]:
+    meta = {k.decode(): v.decode() for k, v in (footer.metadata or {}).items()  # type: ignore[attr-defined]
             if k != b"ARROW:schema"}
-    return meta | {"rows": str(footer.num_rows)}
+    return meta | {"rows": str(footer.num_rows)}  # type: ignore[attr-defined]
 
 
 class NearDupIndex:
@@ -710,7 +713,7 @@ class NearDupIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         pq.write_table(table, tmp, compression=_COMPRESSION, use_dictionary=False,
-                       row_group_size=_ROW_GROUP)
+                       row_group_size=_ROW_GROUP, write_page_checksum=True)
         os.replace(tmp, path)
         return self.generation
 
@@ -721,7 +724,10 @@ class NearDupIndex:
         time into the index's buffers: memory is the index plus one group."""
         import pyarrow.parquet as pq
 
-        meta = file_meta(path)
+        # One open file for the footer and the rows: a writer replacing the file in between
+        # must not give one file's metadata with another's rows. Page checksums verified.
+        source = pq.ParquetFile(path, page_checksum_verification=True)
+        meta = _footer_meta(source.metadata)
         fmt = meta.get("format")
         if fmt not in (_FORMAT, _FORMAT_V1):
             raise ValueError(f"{path} is not a near-duplicate index ({fmt!r})")
@@ -732,7 +738,6 @@ class NearDupIndex:
         index.reserve(rows + spare)
         ids, roots, published = [], [], []
         pos, skip = 0, first_row
-        source = pq.ParquetFile(path)
         for group in range(source.num_row_groups):
             size = source.metadata.row_group(group).num_rows
             if skip >= size:
