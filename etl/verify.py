@@ -13,6 +13,8 @@ lake holds articles.
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -203,7 +205,8 @@ def _compare(data_dir: str | Path, in_lake: pd.DataFrame, in_sql: pd.DataFrame,
 
 # -- the near-duplicate index and the raw windows -------------------------------------------------
 
-def _check_index(data_dir: str | Path, ids: set[str]) -> list[Problem]:
+def _check_index(data_dir: str | Path, ids: set[str] | None) -> list[Problem]:
+    """The index decodes, matches its digest and (`ids` given) indexes exactly `ids`."""
     if not clusters.enabled():
         return []
     path = clusters.index_path(data_dir)
@@ -219,6 +222,8 @@ def _check_index(data_dir: str | Path, ids: set[str]) -> list[Problem]:
                         f"{str(exc)[:200]})")]
     if index.generation and index.digest() != index.generation:
         return [Problem(INDEX, str(path), "its content does not match its recorded digest")]
+    if ids is None:
+        return []
     indexed = set(index.duplicate_of().index)
     lacking, extra = ids - indexed, indexed - ids
     if lacking or extra:
@@ -276,25 +281,48 @@ def verify(data_dir: str | Path, warehouse_url: str) -> list[Problem]:
     return problems
 
 
-def cheap(data_dir: str | Path) -> list[Problem]:
-    """The nightly part: every lake file's footer (a cut or garbled end fails it) and the
-    index's, and an index present when the lake holds articles."""
+def _stamp(data_dir: str | Path) -> Path:
+    # Outside lake/ and hidden: readers and the lake's own file listings never see it.
+    return Path(data_dir) / ".verified"
+
+
+def cheap(data_dir: str | Path, done: Iterable[Path] = ()) -> list[Problem]:
+    """The nightly part: each lake file changed since the last clean check (so also one whose
+    bytes were overwritten since) decoded in full with its hashes recomputed, every other
+    file's footer (a cut or garbled end fails it), the index likewise, and an index present
+    when the lake holds articles. `done`: files the caller has decoded already. Damage that
+    changes no modification time (bit rot) is left to the full verify."""
+    since = _stamp(data_dir).stat().st_mtime_ns if _stamp(data_dir).exists() else 0
+    done = {str(p) for p in done}
     problems = []
     files = lake.partition_files(data_dir)
     for path in files + _other_lake_files(data_dir):
+        if str(path) in done:
+            continue
+        is_partition = path in files
         try:
-            pq.read_metadata(path)
+            if path.stat().st_mtime_ns < since:
+                pq.read_metadata(path)
+            elif is_partition:
+                problem = scan_partition(path)[1]
+                problems += [problem] if problem else []
+            else:
+                problems += [p for p in [_scan_other(path)] if p]
         except (OSError, pa.ArrowException) as exc:
-            kind = LAKE_PARTITION if path in files else LAKE_FILE
+            kind = LAKE_PARTITION if is_partition else LAKE_FILE
             problems.append(Problem(kind, str(path), f"cannot be read ({exc})"))
     if clusters.enabled():
         path = clusters.index_path(data_dir)
-        try:
-            clusters.generation(data_dir)
-            if not path.exists() and files:
-                problems.append(Problem(INDEX, str(path), "missing while the lake holds articles"))
-        except clusters.IndexDamaged as exc:
-            problems.append(Problem(INDEX, str(path), f"cannot be read ({exc.__cause__})"))
+        if path.exists() and path.stat().st_mtime_ns >= since:
+            problems += _check_index(data_dir, None)
+        else:
+            try:
+                clusters.generation(data_dir)
+                if not path.exists() and files:
+                    problems.append(Problem(INDEX, str(path),
+                                            "missing while the lake holds articles"))
+            except clusters.IndexDamaged as exc:
+                problems.append(Problem(INDEX, str(path), f"cannot be read ({exc.__cause__})"))
     return problems
 
 
@@ -302,12 +330,13 @@ def window_lake(data_dir: str | Path, files: list[Path]
                 ) -> tuple[dict[str, str], int, list[Problem]]:
     """The nightly check's part: a window's lake partitions (`files`) decoded in full with
     their hashes recomputed, the ids of their sources' other partitions (an article stored
-    twice), and `cheap` for the rest. Returns (content hash by id in `files`, ids stored twice,
-    problems)."""
-    problems = cheap(data_dir)
-    named = {p.path for p in problems}
-    scanned = [scan_partition(f) for f in files if f.exists() and str(f) not in named]
-    problems += [p for _, p in scanned if p is not None]
+    twice), and `cheap` for the rest. When nothing is damaged, the time the check started is
+    recorded: the next check decodes in full only what changed since. Returns (content hash
+    by id in `files`, ids stored twice, problems)."""
+    started = time.time_ns()
+    files = [f for f in files if f.exists()]
+    scanned = [scan_partition(f) for f in files]
+    problems = [p for _, p in scanned if p is not None] + cheap(data_dir, done=files)
     keys = [k for k, _ in scanned if k is not None]
     in_lake = {a: h for k in keys
                for a, h in zip(k["article_id"], k["content_hash"], strict=True)}
@@ -322,6 +351,10 @@ def window_lake(data_dir: str | Path, files: list[Path]
                 problems.append(Problem(LAKE_PARTITION, str(path),
                                         f"cannot be read ({exc.__cause__})"))
     twice = int(pd.concat(ids).duplicated().sum()) if ids else 0
+    stamp = _stamp(data_dir)
+    if not problems and (not stamp.exists() or stamp.stat().st_mtime_ns < started):
+        stamp.touch()
+        os.utime(stamp, ns=(started, started))
     return in_lake, twice, problems
 
 

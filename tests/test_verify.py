@@ -210,6 +210,9 @@ def test_flipped_bytes_in_an_untouched_partition(state, built, capsys):
         raw[offset] = rng.randrange(256)
     damaged.write_bytes(bytes(raw))
     night(data, url, DAY2, ["alpha", "beta"], "w2", checked=False)  # not blocked
+    # The nightly check decodes in full what changed since the last clean check.
+    with pytest.raises(CheckFailed, match=str(damaged)):
+        load.check(DAY2, DAY2 + timedelta(days=1), data_dir=data, warehouse_url=url)
     repaired(capsys, data, url, damaged, built["clean"])
 
 
@@ -223,7 +226,9 @@ def test_damage_that_still_decodes_is_found_by_its_content_hash(state, built, ca
     bodies[3] = bodies[3].replace("a", "o", 5)
     lake.write_atomic(table.set_column(table.schema.get_field_index("body"), "body",
                                        __import__("pyarrow").array(bodies)), damaged)
-    night(data, url, DAY2, ["alpha", "beta"], "w2")  # untouched partition: check passes
+    night(data, url, DAY2, ["alpha", "beta"], "w2", checked=False)
+    with pytest.raises(CheckFailed, match="no longer match their content hash"):
+        load.check(DAY2, DAY2 + timedelta(days=1), data_dir=data, warehouse_url=url)
     out = repaired(capsys, data, url, damaged, built["clean"])
     assert "no longer match their content hash (alpha:113)" in out
 
