@@ -159,7 +159,8 @@ def test_clean_state_verifies_and_is_labelled(built, capsys):
     assert [labels[f"beta:{200 + i}"] for i in range(4)] == [f"alpha:{100 + i}" for i in range(4)]
 
 
-def repaired(capsys, data: Path, url: str, damaged: Path | str, clean: dict) -> str:
+def repaired(capsys, data: Path, url: str, damaged: Path | str, clean: dict,
+             only: tuple[str, ...] = ()) -> str:
     """verify names the damaged file and exits 1; repair exits 0; the state equals `clean`
     and verifies."""
     code, out = nightdesk(capsys, "verify", "--data-dir", str(data), "--warehouse", url)
@@ -167,7 +168,8 @@ def repaired(capsys, data: Path, url: str, damaged: Path | str, clean: dict) -> 
     assert code == 1
     assert str(damaged) in out.splitlines()  # the damaged file's path on a line of its own
     assert "fix: `nightdesk repair" in out
-    code, fixed = nightdesk(capsys, "repair", "--data-dir", str(data), "--warehouse", url)
+    code, fixed = nightdesk(capsys, "repair", "--data-dir", str(data), "--warehouse", url,
+                            *only)
     print(fixed)
     assert code == 0, fixed
     assert snapshot(data, url) == clean
@@ -198,7 +200,7 @@ def test_damaged_partition_the_next_window_writes(state, built, capsys):
     figures = night(data, url, DAY2, ["alpha", "beta"], "w2", checked=False)
     assert figures["damaged_partitions"] == [str(damaged)]
     assert figures["inserted"] == 8  # everything but the one story of 2022-01
-    repaired(capsys, data, url, damaged, built["clean"])
+    repaired(capsys, data, url, damaged, built["clean"], only=(str(damaged),))
 
 
 def test_flipped_bytes_in_an_untouched_partition(state, built, capsys):
@@ -258,7 +260,7 @@ def test_garbage_then_deleted_index_is_named_and_rebuilt(state, built, capsys):
     assert snapshot(data, url) == built["clean"]
 
 
-def test_verify_and_repair_commands(state, built):
+def test_verify_and_repair_commands(state, built, capsys):
     """The commands as docs/operations.md shows them, in their own processes, with the
     warehouse from NIGHTDESK_WAREHOUSE_URL: the warehouse loses rows, verify names the
     partition they belong to, repair copies them back from the lake."""
@@ -281,7 +283,7 @@ def test_verify_and_repair_commands(state, built):
         in found.stdout
     fixed = run("repair")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr[-2000:]
-    assert run("verify").returncode == 0
+    assert nightdesk(capsys, "verify", "--data-dir", str(data), "--warehouse", url)[0] == 0
     assert snapshot(data, url) == built["before"]
 
 
@@ -313,3 +315,21 @@ def test_raw_file_cut_short_is_crawled_again(tmp_path, capsys):
     # The same articles, labels and content; only the fetch times and run ids are the run's.
     assert snapshot(cut, url, volatile=False) == snapshot(
         clean, f"sqlite:///{clean / 'warehouse.db'}", volatile=False)
+
+
+def test_postgresql_partition_rebuilt_and_rows_copied(tmp_path, pg_url, capsys):
+    """The same repairs against the real PostgreSQL: a truncated partition is rebuilt from it,
+    rows it lost are copied back from the lake."""
+    land(tmp_path, "alpha", DAY1, window1())
+    night(tmp_path, pg_url, DAY1, ["alpha"], "w1")
+    before = snapshot(tmp_path, pg_url)
+    assert nightdesk(capsys, "verify", "--data-dir", str(tmp_path), "--warehouse", pg_url)[0] == 0
+    damaged = partition(tmp_path, "2022-01")
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    eng = warehouse.engine(pg_url)
+    with eng.begin() as conn:
+        conn.execute(sa.delete(warehouse.articles).where(
+            warehouse.articles.c.article_id == "alpha:101"))
+    eng.dispose()
+    out = repaired(capsys, tmp_path, pg_url, damaged, before)
+    assert str(partition(tmp_path, "2021-11")) in out.splitlines()
