@@ -112,7 +112,7 @@ def label_batch(kept: pd.DataFrame, sketch_files: dict[int, Path], data_dir: str
                 staged: Path) -> pd.Series:
     """`duplicate_of` for the batch's kept rows (columns article_id, published_at, _part, _row),
     indexed by article_id. Writes the index with the batch added to `staged`, for
-    `commit_batch`."""
+    `load_window`."""
     order = kept[["article_id", "published_at", "_part", "_row"]].sort_values(["_part", "_row"])
     with locked(data_dir, shared=True):
         index = _load(data_dir, spare=len(order))  # the batch's sketches go straight into it
@@ -185,9 +185,9 @@ def _rewrite_labels(folder: Path, labels: pd.Series) -> None:
 def _install(staged: Path, data_dir: str | Path) -> int:
     """Install the staged index (the caller holds the lock); returns the index's size.
 
-    The usual case, nobody committed since the batch was labelled: the staged file replaces
-    the index (a rename). Already installed (a rerun): nothing to do. Otherwise (labels left
-    as they were: see `_relabel_if_stale`) the staged batch is added to the current index."""
+    The usual case, nobody committed since the batch was labelled (`_relabel_if_stale` saw to
+    that): the staged file replaces the index (a rename). Already installed (a rerun): nothing
+    to do. Otherwise the staged batch is added to the current index."""
     path = index_path(data_dir)
     if not staged.exists():
         return int(file_meta(path)["rows"]) if path.exists() else 0
@@ -205,12 +205,6 @@ def _install(staged: Path, data_dir: str | Path) -> int:
         index.save(path)
         staged.unlink()
     return int(file_meta(path)["rows"])
-
-
-def commit_batch(staged: Path, data_dir: str | Path) -> int:
-    """Install a staged index alone (no relabelling), under the lock."""
-    with locked(data_dir):
-        return _install(staged, data_dir)
 
 
 def rebuild(data_dir: str | Path) -> int:

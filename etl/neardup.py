@@ -683,7 +683,7 @@ class NearDupIndex:
     def save(self, path: str | Path, *, base: str | None = None, batch_rows: int = 0) -> str:
         """Write the index as one Parquet file, replaced atomically; returns its generation.
         A staged index records the generation it was built on (`base`) and how many of its last
-        rows are the batch that was added (see etl.clusters.commit_batch)."""
+        rows are the batch that was added (see etl.clusters.load_window)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 

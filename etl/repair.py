@@ -14,6 +14,7 @@ articles against a repaired index. Then verify runs again; what remains is retur
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -188,7 +189,15 @@ def repair(data_dir: str | Path, warehouse_url: str, *, sources_file: str | Path
 
 def main(data_dir: str | Path, warehouse_url: str, sources_file: str | Path,
          only: Iterable[str] = ()) -> int:
-    done, left = repair(data_dir, warehouse_url, sources_file=sources_file, only=only)
+    if not Path(data_dir).is_dir():
+        print(f"nightdesk repair: no data dir at {data_dir}", file=sys.stderr)
+        return 2
+    try:
+        done, left = repair(data_dir, warehouse_url, sources_file=sources_file, only=only)
+    except sa.exc.SQLAlchemyError as exc:  # the message only: the URL may hold a password
+        print(f"nightdesk repair: cannot use the warehouse: {verify.first_line(exc)}",
+              file=sys.stderr)
+        return 2
     for line in done:
         print(line)
     for problem in left:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -135,14 +136,21 @@ def _scan_other(path: Path) -> Problem | None:
 
 # -- the warehouse --------------------------------------------------------------------------------
 
+_SQL_KEYS = ["article_id", "content_hash", "intact", "source", "month"]
+
+
 def _warehouse_keys(url: str, batch_rows: int = 20_000) -> pd.DataFrame:
     """article_id, content_hash, intact (hash recomputed from the stored fields), source and
     month of every stored article, read in batches."""
     a = warehouse.articles.c
     eng = warehouse.engine(url)
+    if eng.dialect.name == "sqlite" and eng.url.database and not Path(eng.url.database).exists():
+        return pd.DataFrame(columns=_SQL_KEYS)  # never loaded (and not created by a look)
     frames = []
     try:
         with eng.connect() as conn:
+            if not sa.inspect(conn).has_table("articles"):  # a data dir never loaded
+                return pd.DataFrame(columns=_SQL_KEYS)
             result = conn.execution_options(stream_results=True).execute(
                 sa.select(a.article_id, a.source, a.published_at, a.title, a.authors, a.body,
                           a.content_hash))
@@ -156,12 +164,9 @@ def _warehouse_keys(url: str, batch_rows: int = 20_000) -> pd.DataFrame:
                     "source": frame["source"],
                     "month": pd.to_datetime(frame["published_at"], utc=True, format="ISO8601")
                     .dt.strftime("%Y-%m")}))
-    except sa.exc.OperationalError:  # no warehouse yet (a data dir never loaded)
-        pass
     finally:
         eng.dispose()
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["article_id", "content_hash", "intact", "source", "month"])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_SQL_KEYS)
 
 
 def _compare(data_dir: str | Path, in_lake: pd.DataFrame, in_sql: pd.DataFrame,
@@ -362,9 +367,23 @@ def _key(folder: str) -> str:
     return folder.split("=", 1)[1]
 
 
+def first_line(exc: BaseException) -> str:
+    """A database error as one line, without the URL (it may hold a password)."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
 def main(data_dir: str | Path, warehouse_url: str) -> int:
-    """Print each problem (file, what, fix) and each damaged file's path; 1 when any."""
-    problems = verify(data_dir, warehouse_url)
+    """Print each problem (file, what, fix) and each damaged file's path; 1 when any (2 when
+    the data dir or the warehouse cannot be read at all)."""
+    if not Path(data_dir).is_dir():
+        print(f"nightdesk verify: no data dir at {data_dir}", file=sys.stderr)
+        return 2
+    try:
+        problems = verify(data_dir, warehouse_url)
+    except sa.exc.SQLAlchemyError as exc:  # the message only: the URL may hold a password
+        print(f"nightdesk verify: cannot read the warehouse: {first_line(exc)}",
+              file=sys.stderr)
+        return 2
     for problem in problems:
         print(problem)
     if problems:
