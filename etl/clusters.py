@@ -75,16 +75,24 @@ def locked(data_dir: str | Path, shared: bool = False) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def generation(data_dir: str | Path) -> str:
-    """The installed index's generation ("" when there is none)."""
+def _meta(data_dir: str | Path) -> dict[str, str]:
+    """The installed index's footer metadata ({} when there is none)."""
     path = index_path(data_dir)
     if not path.exists():
-        return ""
+        return {}
     try:
-        return file_meta(path)["generation"]
+        meta = file_meta(path)
+        if "generation" not in meta:
+            raise ValueError("no generation in its metadata: not an index")
+        return meta
     except (OSError, pa.ArrowException, KeyError, ValueError) as exc:
         raise IndexDamaged(f"{path}: not a readable near-duplicate index ({exc}); "
                            f"{_fix(data_dir)}") from exc
+
+
+def generation(data_dir: str | Path) -> str:
+    """The installed index's generation ("" when there is none)."""
+    return _meta(data_dir).get("generation", "")
 
 
 def _load(data_dir: str | Path, spare: int = 0) -> NearDupIndex:
@@ -190,7 +198,7 @@ def _install(staged: Path, data_dir: str | Path) -> int:
     to do. Otherwise the staged batch is added to the current index."""
     path = index_path(data_dir)
     if not staged.exists():
-        return int(file_meta(path)["rows"]) if path.exists() else 0
+        return int(_meta(data_dir).get("rows", 0))
     meta = file_meta(staged)
     current = generation(data_dir)
     if meta["generation"] == current:

@@ -63,6 +63,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -408,10 +409,11 @@ def file_meta(path: str | Path) -> dict[str, str]:
     return _footer_meta(pq.read_metadata(path))
 
 
-def _footer_meta(footer: object) -> dict[str, str]:
-    meta = {k.decode(): v.decode() for k, v in (footer.metadata or {}).items()  # type: ignore[attr-defined]
+def _footer_meta(footer: Any) -> dict[str, str]:
+    """A pyarrow FileMetaData's key-value metadata and row count."""
+    meta = {k.decode(): v.decode() for k, v in (footer.metadata or {}).items()
             if k != b"ARROW:schema"}
-    return meta | {"rows": str(footer.num_rows)}  # type: ignore[attr-defined]
+    return meta | {"rows": str(footer.num_rows)}
 
 
 class NearDupIndex:

@@ -287,6 +287,7 @@ def test_verify_and_repair_commands(state, built, capsys):
     assert snapshot(data, url) == built["before"]
 
 
+@pytest.mark.slow  # three crawls
 def test_raw_file_cut_short_is_crawled_again(tmp_path, capsys):
     """The replica crawled through `nightdesk run`; in a second data dir the raw file is cut
     short before transform (the night loses its last article); verify names the raw file;
@@ -317,6 +318,7 @@ def test_raw_file_cut_short_is_crawled_again(tmp_path, capsys):
         clean, f"sqlite:///{clean / 'warehouse.db'}", volatile=False)
 
 
+@pytest.mark.postgres
 def test_postgresql_partition_rebuilt_and_rows_copied(tmp_path, pg_url, capsys):
     """The same repairs against the real PostgreSQL: a truncated partition is rebuilt from it,
     rows it lost are copied back from the lake."""
