@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -170,20 +171,33 @@ def repair(data_dir: str | Path, warehouse_url: str, *, sources_file: str | Path
     problems = [p for p in verify.verify(data_dir, warehouse_url)
                 if not wanted or str(Path(p.path).resolve()) in wanted]
     done: list[str] = []
+
+    def attempt(path: str, action: Callable[[], str]) -> None:
+        try:  # one failed fix must not stop the others; the final verify lists what is left
+            done.append(action())
+        except Exception as exc:  # reported with its file; the final verify lists it again
+            done.append(f"could not repair {path}: {type(exc).__name__}: "
+                        f"{verify.first_line(exc)}")
+
     for kind in ORDER:
         todo = [p for p in problems if p.kind == kind]
         if kind == verify.LAKE_PARTITION:
-            done += [rebuild_partition(Path(path), data_dir, warehouse_url)
-                     for path in sorted({p.path for p in todo})]
+            for path in sorted({p.path for p in todo}):
+                attempt(path, partial(rebuild_partition, Path(path), data_dir, warehouse_url))
         elif kind == verify.WAREHOUSE:
-            done += [copy_to_warehouse(Path(p.path), p.ids, warehouse_url) for p in todo]
+            for p in todo:
+                attempt(p.path, partial(copy_to_warehouse, Path(p.path), p.ids, warehouse_url))
         elif kind == verify.LAKE_FILE:
-            done += [rebuild_lake_file(Path(p.path), data_dir, warehouse_url) for p in todo]
+            for p in todo:
+                attempt(p.path, partial(rebuild_lake_file, Path(p.path), data_dir,
+                                        warehouse_url))
         elif kind == verify.INDEX and todo:
-            done.append(f"rebuilt {clusters.index_path(data_dir)} from the lake "
-                        f"({clusters.rebuild(data_dir)} articles)")
+            attempt(todo[0].path, lambda: f"rebuilt {clusters.index_path(data_dir)} from the "
+                    f"lake ({clusters.rebuild(data_dir)} articles)")
         elif kind == verify.RAW:
-            done += [recrawl(Path(p.path), data_dir, warehouse_url, sources_file) for p in todo]
+            for p in todo:
+                attempt(p.path, partial(recrawl, Path(p.path), data_dir, warehouse_url,
+                                        sources_file))
     return done, verify.verify(data_dir, warehouse_url)
 
 

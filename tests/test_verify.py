@@ -335,3 +335,21 @@ def test_postgresql_partition_rebuilt_and_rows_copied(tmp_path, pg_url, capsys):
     eng.dispose()
     out = repaired(capsys, tmp_path, pg_url, damaged, before)
     assert str(partition(tmp_path, "2021-11")) in out.splitlines()
+
+
+def test_a_fix_that_fails_does_not_stop_the_others(state, built, capsys, tmp_path):
+    """A raw window cut short cannot be crawled again without a usable sources file: repair
+    says so for that file, still rebuilds the truncated partition, lists what is left and
+    exits 1."""
+    data, url = state
+    damaged = partition(data, "2021-12")
+    damaged.write_bytes(damaged.read_bytes()[:50])
+    raw = window_dir(data, "alpha", DAY1, DAY1 + timedelta(days=1)) / "articles.jsonl"
+    raw.write_bytes(raw.read_bytes()[:-30])
+    code, out = nightdesk(capsys, "repair", "--data-dir", str(data), "--warehouse", url,
+                          "--sources", str(tmp_path / "missing.toml"))
+    assert code == 1
+    assert f"rebuilt {damaged} from the warehouse" in out
+    assert f"could not repair {raw}: SourceConfigError: sources file not found" in out
+    assert f"still: {raw}: its last line is cut short" in out
+    assert snapshot(data, url) == built["before"]
