@@ -78,7 +78,7 @@ class DamagedPartition(RuntimeError):
     """A lake file that cannot be read in full; `nightdesk repair` rebuilds it."""
 
     def __init__(self, path: Path, cause: BaseException) -> None:
-        super().__init__(f"{path}: unreadable lake partition ({type(cause).__name__}: "
+        super().__init__(f"{path}: unreadable lake file ({type(cause).__name__}: "
                          f"{str(cause)[:200]}); run `nightdesk repair` to rebuild it from the "
                          "warehouse")
         self.path = path
@@ -425,7 +425,9 @@ def keep_history(previous: pd.DataFrame, data_dir: str | Path, run_id: str) -> N
         path = root / f"source={source}" / PART
         names = [n for n in schema.names if n != "source"]
         file_schema = pa.schema([schema.field(n) for n in names])
-        old = pq.read_table(path, schema=file_schema).to_pandas() if path.exists() else None
+        # A damaged history file stops the load, named (`nightdesk repair` rebuilds it): the
+        # replaced versions must be kept before their rows are replaced.
+        old = read_file(path, schema=file_schema).to_pandas() if path.exists() else None
         merged = pd.concat([old, rows[names]] if old is not None else [rows[names]],
                            ignore_index=True).drop_duplicates(["article_id", "content_hash"])
         write_atomic(pa.Table.from_pandas(merged, schema=file_schema, preserve_index=False), path)
