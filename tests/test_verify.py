@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -227,7 +228,7 @@ def test_damage_that_still_decodes_is_found_by_its_content_hash(state, built, ca
     bodies = table["body"].to_pylist()
     bodies[3] = bodies[3].replace("a", "o", 5)
     lake.write_atomic(table.set_column(table.schema.get_field_index("body"), "body",
-                                       __import__("pyarrow").array(bodies)), damaged)
+                                       pa.array(bodies)), damaged)
     night(data, url, DAY2, ["alpha", "beta"], "w2", checked=False)
     with pytest.raises(CheckFailed, match="no longer match their content hash"):
         load.check(DAY2, DAY2 + timedelta(days=1), data_dir=data, warehouse_url=url)
