@@ -146,6 +146,30 @@ def add_run(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_run)
 
 
+def cmd_check_data(args: argparse.Namespace) -> int:
+    """`verify` and `repair` (etl/verify.py, etl/repair.py)."""
+    from etl import repair, verify
+
+    data = config.data_dir(args.data_dir)
+    url = config.warehouse_url(args.warehouse, data)
+    if args.command == "verify":
+        return verify.main(data, url)
+    return repair.main(data, url, config.sources_file(args.sources), args.paths)
+
+
+def add_verify(sub: Any, common: argparse.ArgumentParser) -> None:
+    v = sub.add_parser("verify", parents=[common],
+                       help="find damaged lake, warehouse, index and raw files")
+    r = sub.add_parser("repair", parents=[common],
+                       help="fix what verify finds (everything, or the given files)")
+    for q in (v, r):
+        q.add_argument("--data-dir", default=None, help="outputs (default ./data)")
+        q.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default SQLite in data)")
+        q.set_defaults(func=cmd_check_data)
+    r.add_argument("--sources", default=None, help="sources TOML, to crawl a raw window again")
+    r.add_argument("paths", nargs="*", help="only the problems of these files")
+
+
 def _say(prog: str, kind: str, message: str) -> None:
     for line in message.strip().splitlines() or [""]:
         print(f"{prog}: {kind}: {line}", file=sys.stderr)
@@ -197,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="log progress and show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run(sub, common)
+    add_verify(sub, common)
     trysite.add_parser(sub, common)
     query.add_parser(sub, common)
     report_cli.add_parsers(sub, common)

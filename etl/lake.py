@@ -51,7 +51,9 @@ def write_atomic(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}.parquet"
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        # Page checksums: a flipped byte in a page fails the read (verify, merges) instead of
+        # decoding into a wrong value.
+        pq.write_table(table, tmp, compression="zstd", write_page_checksum=True)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -61,14 +63,44 @@ def write_atomic(table: pa.Table, path: Path) -> None:
 
 def _read_partition(path: Path) -> pa.Table:
     # Read the file alone (not as a dataset), so no partition columns are added back.
-    return _read(path, schema=arrow_schema(for_files=True))
+    return read_file(path, schema=arrow_schema(for_files=True))
 
 
 def _read(path: Path, **options: Any) -> pa.Table:
     """One Parquet file, opened once: pq.read_table(path) opens it twice (footer, then data),
-    and a merge thread replacing it in between would mix two versions."""
+    and a merge thread replacing it in between would mix two versions. Page checksums are
+    verified (files written before they existed have none, and are decoded as before)."""
     with pa.OSFile(str(path)) as file:
-        return pq.read_table(file, **options)
+        return pq.read_table(file, page_checksum_verification=True, **options)
+
+
+class DamagedPartition(RuntimeError):
+    """A lake file that cannot be read in full; `nightdesk repair` rebuilds it."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        super().__init__(f"{path}: unreadable lake file ({type(cause).__name__}: "
+                         f"{str(cause)[:200]}); run `nightdesk repair` to rebuild it from the "
+                         "warehouse")
+        self.path = path
+
+
+def read_file(path: Path, **options: Any) -> pa.Table:
+    """`_read`, with any decoding failure (truncated, flipped bytes, not Parquet) as
+    DamagedPartition naming the file."""
+    try:
+        return _read(path, **options)
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise DamagedPartition(path, exc) from exc
+
+
+def partition_files(data_dir: str | Path, sources: Iterable[str] | None = None) -> list[Path]:
+    """The visible partition files of the lake (of `sources` only, when given), sorted."""
+    root = articles_root(data_dir)
+    folders = ["source=*"] if sources is None else [f"source={s}" for s in sorted(set(sources))]
+    return sorted(p for f in folders for p in root.glob(f"{f}/published_month=*/*.parquet")
+                  if not p.name.startswith((".", "_")))
 
 
 @contextmanager
@@ -105,9 +137,10 @@ class _Done:
     counts: dict[str, int]
     written: bool
     history: pd.DataFrame | None  # versions this merge replaces; its file waits until they are kept
+    damaged: Path | None = None  # the partition could not be read: left as it is, reported
 
 
-def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, int]:
+def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, Any]:
     """Merge a cleaned, deduplicated batch (in memory) into the lake."""
     if batch.empty:
         return _counts()
@@ -122,7 +155,7 @@ def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, in
         return _merge(groups, data_dir, run_id)
 
 
-def load_staged(partitions: list[Path], data_dir: str | Path, run_id: str) -> dict[str, int]:
+def load_staged(partitions: list[Path], data_dir: str | Path, run_id: str) -> dict[str, Any]:
     """Merge a staged batch, one staged file per lake partition, a few partitions at a time
     (memory: the partitions in flight)."""
     if not partitions:
@@ -145,29 +178,43 @@ def _read_keys(path: Path) -> pa.Table:
         return file.read(columns=["article_id", "source"])
 
 
-def _counts() -> dict[str, int]:
+def _counts() -> dict[str, Any]:
     return {"inserted": 0, "updated": 0, "unchanged": 0, "partitions_written": 0}
 
 
+def _ids_of(path: Path) -> pa.Table | DamagedPartition:
+    try:
+        return read_file(path, columns=["article_id"])
+    except DamagedPartition as exc:
+        return exc
+
+
 def _stored_elsewhere(root: Path, groups: list[_Group], paths: list[Path]
-                      ) -> list[dict[str, set[Path]]]:
+                      ) -> tuple[list[dict[str, set[Path]]], list[Path]]:
     """For each group, its articles stored in another partition file than its own, and where: a
     changed date moves an article, and a crash mid-move can leave it in two files until the
-    rerun cleans one up. One scan of the lake's ids and one hash join, so no Python object per
+    rerun cleans one up; and the files that could not be read. Only the batch's sources are
+    read (an id names its source, so a copy is never in another source's partitions), file by
+    file, so a damaged partition is reported, not fatal; one hash join, so no Python object per
     stored row."""
     out: list[dict[str, set[Path]]] = [{} for _ in groups]
-    if not root.exists():
-        return out
-    dataset = ds.dataset(root, format="parquet", partitioning="hive")
-    files = [Path(f.path) for f in dataset.get_fragments()]
+    candidates = partition_files(root.parent.parent, {g.source for g in groups})
+    with ThreadPoolExecutor(workers()) as pool:
+        read = list(pool.map(_ids_of, candidates))
+    damaged = [p for p, t in zip(candidates, read, strict=True) if not isinstance(t, pa.Table)]
+    tables = [(p, t) for p, t in zip(candidates, read, strict=True) if isinstance(t, pa.Table)]
+    files = [p for p, _ in tables]
     if not files:
-        return out
+        return out, damaged
     batch = pa.table({
         "article_id": pa.chunked_array([c for g in groups for c in g.ids.chunks], pa.string()),
         "group": pa.array(np.repeat(np.arange(len(groups)), [len(g.ids) for g in groups])),
     })
-    stored = dataset.to_table(columns=["article_id", "__fragment_index"]) \
-        .rename_columns(["article_id", "file"])
+    stored = pa.table({
+        "article_id": pa.chunked_array([c for _, t in tables for c in t["article_id"].chunks],
+                                       pa.string()),
+        "file": pa.array(np.repeat(np.arange(len(tables)), [len(t) for _, t in tables])),
+    })
     pairs = batch.join(stored, "article_id", join_type="inner")  # every stored copy
     group_of_file = {f: i for i, f in enumerate(paths)}
     file_group = pa.array([group_of_file.get(f, -1) for f in files], pa.int64())
@@ -175,18 +222,20 @@ def _stored_elsewhere(root: Path, groups: list[_Group], paths: list[Path]
     for article_id, group, file in zip(*(away[c].to_pylist() for c in ("article_id", "group",
                                                                          "file")), strict=True):
         out[group].setdefault(article_id, set()).add(files[file])
-    return out
+    return out, damaged
 
 
-def _merge(groups: list[_Group], data_dir: str | Path, run_id: str) -> dict[str, int]:
+def _merge(groups: list[_Group], data_dir: str | Path, run_id: str) -> dict[str, Any]:
     """Merge each group into its partition, in Arrow, a few partitions at a time in threads.
     Counts and history follow the groups' order, whichever thread finishes first. A partition
     that replaces versions is written only after they are kept in the history, which is done
     for many partitions at once (each call rewrites a whole history file): such a partition is
-    merged again then."""
+    merged again then. A partition that cannot be read is left as it is and listed in
+    `damaged_partitions` (with any other damaged file of the batch's sources, a key present
+    only then); the other partitions are merged."""
     root = articles_root(data_dir)
     paths = [partition_dir(root, g.source, g.month) / PART for g in groups]
-    elsewhere = _stored_elsewhere(root, groups, paths)
+    elsewhere, damaged = _stored_elsewhere(root, groups, paths)
     counts = _counts()
     threads = workers()
 
@@ -204,6 +253,9 @@ def _merge(groups: list[_Group], data_dir: str | Path, run_id: str) -> dict[str,
         try:
             waiting: list[tuple[int, pd.DataFrame]] = []
             for i, done in run(list(range(len(groups))), history_kept=False):
+                if done.damaged is not None:
+                    damaged.append(done.damaged)
+                    continue
                 for key, n in done.counts.items():
                     counts[key] += n
                 counts["partitions_written"] += done.written
@@ -217,11 +269,16 @@ def _merge(groups: list[_Group], data_dir: str | Path, run_id: str) -> dict[str,
             # Only after the new copies are in place, drop the old ones (a crash in between
             # leaves a second copy that the rerun removes, never a lost row).
             moved = _moved(elsewhere)
-            for _ in pool.map(_drop_moved, moved, moved.values()):
-                counts["partitions_written"] += 1
+            for gone in pool.map(_drop_moved, moved, moved.values()):
+                if gone is None:
+                    counts["partitions_written"] += 1
+                else:
+                    damaged.append(gone)
         except BaseException:
             pool.shutdown(cancel_futures=True)  # replace no more files; running ones finish
             raise
+    if damaged:  # left as they were, for `nightdesk repair`; the caller reports them
+        counts["damaged_partitions"] = sorted({str(p) for p in damaged})
     return counts
 
 
@@ -241,7 +298,16 @@ def _in_order(pool: ThreadPoolExecutor, in_flight: int, tasks: Iterable[Callable
 def _merge_one(group: _Group, path: Path, elsewhere: dict[str, set[Path]], run_id: str,
                history_kept: bool) -> _Done:
     """Merge a group into its partition file, unless that replaces versions not yet kept in the
-    history: then return them instead (runs in a worker thread)."""
+    history: then return them instead (runs in a worker thread). A file it cannot read is
+    reported, not replaced (its rows would be lost)."""
+    try:
+        return _merge_into(group, path, elsewhere, run_id, history_kept)
+    except DamagedPartition as exc:
+        return _Done({}, False, None, damaged=exc.path)
+
+
+def _merge_into(group: _Group, path: Path, elsewhere: dict[str, set[Path]], run_id: str,
+                history_kept: bool) -> _Done:
     rows = group.rows()
     old = _read_partition(path) if path.exists() else arrow_schema(for_files=True).empty_table()
     at, is_new, changed = _compare(rows, old, elsewhere)
@@ -327,13 +393,18 @@ def _moved(elsewhere: list[dict[str, set[Path]]]) -> dict[Path, set[str]]:
     return dict(sorted(moved.items()))
 
 
-def _drop_moved(path: Path, gone: set[str]) -> None:
-    old = _read_partition(path)
+def _drop_moved(path: Path, gone: set[str]) -> Path | None:
+    """Drop the moved copies from `path`; returns `path` when it cannot be read."""
+    try:
+        old = _read_partition(path)
+    except DamagedPartition:
+        return path
     keep = old.filter(pc.invert(pc.is_in(old["article_id"], _strings(gone))))
     if len(keep) == 0:
         path.unlink()
     else:
         write_atomic(keep, path)
+    return None
 
 
 def history_schema() -> pa.Schema:
@@ -354,7 +425,9 @@ def keep_history(previous: pd.DataFrame, data_dir: str | Path, run_id: str) -> N
         path = root / f"source={source}" / PART
         names = [n for n in schema.names if n != "source"]
         file_schema = pa.schema([schema.field(n) for n in names])
-        old = pq.read_table(path, schema=file_schema).to_pandas() if path.exists() else None
+        # A damaged history file stops the load, named (`nightdesk repair` rebuilds it): the
+        # replaced versions must be kept before their rows are replaced.
+        old = read_file(path, schema=file_schema).to_pandas() if path.exists() else None
         merged = pd.concat([old, rows[names]] if old is not None else [rows[names]],
                            ignore_index=True).drop_duplicates(["article_id", "content_hash"])
         write_atomic(pa.Table.from_pandas(merged, schema=file_schema, preserve_index=False), path)

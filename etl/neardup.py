@@ -63,6 +63,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -405,7 +406,11 @@ def file_meta(path: str | Path) -> dict[str, str]:
     row count, from the footer alone."""
     import pyarrow.parquet as pq
 
-    footer = pq.read_metadata(path)
+    return _footer_meta(pq.read_metadata(path))
+
+
+def _footer_meta(footer: Any) -> dict[str, str]:
+    """A pyarrow FileMetaData's key-value metadata and row count."""
     meta = {k.decode(): v.decode() for k, v in (footer.metadata or {}).items()
             if k != b"ARROW:schema"}
     return meta | {"rows": str(footer.num_rows)}
@@ -680,7 +685,7 @@ class NearDupIndex:
     def save(self, path: str | Path, *, base: str | None = None, batch_rows: int = 0) -> str:
         """Write the index as one Parquet file, replaced atomically; returns its generation.
         A staged index records the generation it was built on (`base`) and how many of its last
-        rows are the batch that was added (see etl.clusters.commit_batch)."""
+        rows are the batch that was added (see etl.clusters.load_window)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -710,7 +715,7 @@ class NearDupIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         pq.write_table(table, tmp, compression=_COMPRESSION, use_dictionary=False,
-                       row_group_size=_ROW_GROUP)
+                       row_group_size=_ROW_GROUP, write_page_checksum=True)
         os.replace(tmp, path)
         return self.generation
 
@@ -721,7 +726,10 @@ class NearDupIndex:
         time into the index's buffers: memory is the index plus one group."""
         import pyarrow.parquet as pq
 
-        meta = file_meta(path)
+        # One open file for the footer and the rows: a writer replacing the file in between
+        # must not give one file's metadata with another's rows. Page checksums verified.
+        source = pq.ParquetFile(path, page_checksum_verification=True)
+        meta = _footer_meta(source.metadata)
         fmt = meta.get("format")
         if fmt not in (_FORMAT, _FORMAT_V1):
             raise ValueError(f"{path} is not a near-duplicate index ({fmt!r})")
@@ -732,7 +740,6 @@ class NearDupIndex:
         index.reserve(rows + spare)
         ids, roots, published = [], [], []
         pos, skip = 0, first_row
-        source = pq.ParquetFile(path)
         for group in range(source.num_row_groups):
             size = source.metadata.row_group(group).num_rows
             if skip >= size:
