@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from spiders.urls import SiteScope
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCES = REPO_ROOT / "sources" / "demo.toml"
@@ -24,6 +27,13 @@ POLITENESS_SETTINGS = {
     "user_agent": "USER_AGENT",
 }
 
+
+log = logging.getLogger(__name__)
+
+# Keys older sources files use: still read, with a warning, never an error. `spider` has one
+# value left ("news"); The Moscow Times' news and monthly sitemaps are plain `sitemaps` now.
+RETIRED = {"newsmap": "list it under 'sitemaps'", "sitemap_index": "list it under 'sitemaps'"}
+RETIRED_SPIDERS = {"moscowtimes"}
 
 DEFAULT_MAX_URLS = 5000
 DEFAULT_MAX_SITEMAP_DEPTH = 3
@@ -91,10 +101,17 @@ def _source(entry: dict[str, Any], path: Path) -> Source:
         now = datetime.fromisoformat(now)
     if now is not None and (not isinstance(now, datetime) or now.tzinfo is None):
         raise SourceConfigError(f"{where}: replica_now must be a datetime with an offset")
-    generic = _generic(entry, where)
+    spider = entry["spider"]
+    if spider in RETIRED_SPIDERS:
+        log.warning("%s: spider = %r is retired; crawled as spider = \"news\"", where, spider)
+        spider = "news"
+    for key in sorted(set(entry) & set(RETIRED)):
+        log.warning("%s: '%s' is retired (%s); read as a sitemap for now", where, key,
+                    RETIRED[key])
+    generic = _generic({**entry, "spider": spider}, where)
     return Source(
         name=entry["name"],
-        spider=entry["spider"],
+        spider=spider,
         feeds=tuple(entry.get("feeds", ())),
         newsmap=entry.get("newsmap"),
         sitemap_index=entry.get("sitemap_index"),
@@ -135,14 +152,16 @@ def _generic(entry: dict[str, Any], where: str) -> dict[str, Any]:
         raise SourceConfigError(f"{where}: timezone {timezone!r} is not an IANA zone") from None
     domains = entry.get("allowed_domains", [])
     if not isinstance(domains, list) or not all(isinstance(d, str) and d for d in domains):
-        raise SourceConfigError(f"{where}: 'allowed_domains' must be a list of host names")
-    if any("/" in d or ":" in d for d in domains):
-        raise SourceConfigError(f"{where}: 'allowed_domains' takes host names, not URLs")
+        raise SourceConfigError(f"{where}: 'allowed_domains' must be a list of hosts")
+    try:  # host, host:port or a URL; scheme and www. do not change the site
+        scope = SiteScope(domains)
+    except ValueError as exc:
+        raise SourceConfigError(f"{where}: 'allowed_domains': {exc}") from None
     values = {
         "sitemaps": _url_list(entry, "sitemaps", where),
         "home": home,
         "timezone": timezone,
-        "allowed_domains": tuple(d.lower() for d in domains),
+        "allowed_domains": scope.entries,
         "max_urls": _non_negative_int(entry, "max_urls", DEFAULT_MAX_URLS, where),
         "max_sitemap_depth": _non_negative_int(entry, "max_sitemap_depth",
                                            DEFAULT_MAX_SITEMAP_DEPTH, where),
@@ -154,12 +173,11 @@ def _generic(entry: dict[str, Any], where: str) -> dict[str, Any]:
                   *filter(None, (home, entry.get("newsmap"), entry.get("sitemap_index")))]
     if entry.get("spider") == "news" and not configured:
         raise SourceConfigError(f"{where}: a news source needs feeds, sitemaps or home")
-    allowed = values["allowed_domains"]
-    for url in configured if allowed else ():
+    for url in configured if scope.entries else ():
         # Offsite filtering would drop a configured URL silently; refuse the config instead.
-        host = (urlsplit(url).hostname or "").lower()
-        if not any(host == d or host.endswith("." + d) for d in allowed):
-            raise SourceConfigError(f"{where}: {url!r} is outside allowed_domains {list(allowed)}")
+        if url not in scope:
+            raise SourceConfigError(
+                f"{where}: {url!r} is outside allowed_domains {list(scope.entries)}")
     return values
 
 

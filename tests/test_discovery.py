@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from spiders import discovery as d
-from spiders.spiders.news import derive_allowed_domains
+from spiders.spiders.listing import derive_allowed_domains
 from tests.conftest import SHARED
 
 FIXTURES = SHARED / "fixtures" / "feeds_sitemaps"

@@ -116,6 +116,13 @@ def land(data: Path, articles: list[dict[str, Any]], rejects: list[dict[str, Any
     return folder
 
 
+def recount(folder: Path, articles: int) -> None:
+    """Make the landed window's stats count `articles` (after its articles.jsonl was rewritten)."""
+    stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+    stats["nightdesk/articles"] = articles
+    (folder / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
+
+
 def stage(data: Path, url: str, articles: list[dict[str, Any]],
           rejects: list[dict[str, Any]] = ()) -> dict[str, Any]:
     """Land a raw window and transform it into staging."""
@@ -662,6 +669,7 @@ def test_transform_in_worker_processes_stages_what_one_process_stages(tmp_path, 
         land(data, [])
         folder = window_dir(data, SOURCE, START, END)
         (folder / "articles.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        recount(folder, len(lines))
         monkeypatch.setattr(transform, "CHUNK_ROWS", chunk_rows)
         monkeypatch.setenv("NIGHTDESK_WORKERS", str(n_workers))
         calls = []
@@ -696,6 +704,7 @@ def test_escaped_lone_surrogates_become_replacement_characters(tmp_path, wh_url)
     folder = window_dir(tmp_path, SOURCE, START, END)
     (folder / "articles.jsonl").write_text(  # ensure_ascii: surrogates as \\uXXXX escapes
         "".join(json.dumps(a) + "\n" for a in (broken, emoji)), encoding="ascii")
+    recount(folder, 2)
     summary = transform.transform(START, END, sources=[SOURCE], data_dir=tmp_path,
                                   warehouse_url=wh_url)
     assert (summary["articles"], summary["quarantined"]) == (2, 0)
