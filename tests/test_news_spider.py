@@ -202,6 +202,13 @@ def test_sources_validate_generic_keys(tmp_path, server):
         load(home=site.url("/"), max_urls=-1)
     with pytest.raises(SourceConfigError, match="unknown keys"):
         load(home=site.url("/"), sitemap=[site.url("/sitemaps/index.xml")])
+    # allowed_domains: a host, host:port or a URL; scheme, www. and a default port do not count
+    src = load_sources(write_news_sources(
+        tmp_path / "forms.toml", server, home="http://127.0.0.1:8080/",
+        allowed_domains=["127.0.0.1:8080", "https://www.Example.com:443/x", "example.org"]))
+    assert src["testnews"].allowed_domains == ("127.0.0.1:8080", "example.com", "example.org")
+    with pytest.raises(SourceConfigError, match="outside allowed_domains"):
+        load(home="http://127.0.0.1:9090/", allowed_domains=["127.0.0.1:8080"])
     src = load_sources(write_news_sources(tmp_path / "ok.toml", server, home=site.url("/")))
     got = src["testnews"]
     assert (got.timezone, got.max_urls, got.max_sitemap_depth) == ("UTC", 5000, 3)
@@ -305,3 +312,20 @@ def test_incremental_crawls_fetch_only_new_and_changed(tmp_path):
     assert len({v["content_hash"] for v in versions} | {ap.content_hash}) == 3
     old = {v["superseded_by_run_id"]: v["body"] for v in versions}
     assert "Revised figures" not in old["night-3"] and "Revised figures" in old["night-4"]
+
+
+def test_retired_keys_warn_and_still_crawl_as_news(tmp_path, caplog):
+    """An older sources file (spider = "moscowtimes", newsmap, sitemap_index) stays valid."""
+    path = tmp_path / "old.toml"
+    path.write_text('[[source]]\nname = "mt"\nspider = "moscowtimes"\n'
+                    'feeds = ["https://www.themoscowtimes.com/rss/news"]\n'
+                    'newsmap = "https://static.themoscowtimes.com/sitemap/newsmap.xml"\n'
+                    'sitemap_index = "https://static.themoscowtimes.com/sitemap/sitemap.xml"\n',
+                    encoding="utf-8")
+    with caplog.at_level("WARNING", logger="spiders.sources"):
+        src = load_sources(path)["mt"]
+    assert src.spider == "news"
+    said = caplog.text
+    assert "spider = 'moscowtimes' is retired" in said
+    assert "'newsmap' is retired" in said and "'sitemap_index' is retired" in said
+    assert src.newsmap in src.discovery_urls and src.sitemap_index in src.discovery_urls
