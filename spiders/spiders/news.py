@@ -459,9 +459,9 @@ class NewsSpider(scrapy.Spider):
                     yield from self._page(entry, "new", signal)
                 continue
             decision = compare(signal, self.known[aid].get("signal"))
-            if decision == "changed":
+            if decision == "changed":  # a rejected URL that changed is judged afresh
                 self._stat("listed")
-                yield from self._page(entry, "changed", signal)
+                yield from self._page(entry, "changed", signal, article=":~" not in aid)
                 continue
             if ":~" not in aid:  # an article: the same one under another URL is a duplicate
                 self.seen_ids.add(aid.split(":", 1)[1])
@@ -473,7 +473,8 @@ class NewsSpider(scrapy.Spider):
                 self._stat("listed")
                 self._stat("known_skipped")
 
-    def _page(self, entry: Listing, reason: str, signal: str | None) -> Iterator[Any]:
+    def _page(self, entry: Listing, reason: str, signal: str | None,
+              article: bool = False) -> Iterator[Any]:
         url = entry.url
         if url not in self.scope:
             self._stat("offsite_skipped")
@@ -497,7 +498,8 @@ class NewsSpider(scrapy.Spider):
         self._stat(f"article_requests_{reason}")
         yield scrapy.Request(url, callback=self.parse_article, errback=self.article_failed,
                              cb_kwargs={"hint": entry.hint}, dont_filter=True,
-                             meta={"reason": reason, "signal": signal, "listed": url})
+                             meta={"reason": reason, "signal": signal, "listed": url,
+                                   "known_article": article})
 
     # -- articles -----------------------------------------------------------------------------
     def article_failed(self, failure: Failure) -> Iterator[Any]:
@@ -509,7 +511,7 @@ class NewsSpider(scrapy.Spider):
 
     def parse_article(self, response: Response, hint: Hint) -> Iterator[Any]:
         page = PageItem(url=response.url, listed_url=response.meta.get("listed"), hint=hint,
-                        changed=response.meta.get("reason") == "changed",
+                        changed=bool(response.meta.get("known_article")),
                         signal=response.meta.get("signal"), record=None, refused=None,
                         failed=None)
         if not isinstance(response, TextResponse):
