@@ -42,6 +42,7 @@ def seed_day(tmp_path_factory, seed_path):
                "--run-id", "test-run-1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "from the local replica at 127.0.0.1" in proc.stderr  # a run says what it crawled
+    assert_accounted(next((data / "raw").rglob("stats.json")).parent)
     return data, sources
 
 
@@ -120,6 +121,7 @@ def test_window_edges_follow_utc_not_moscow_dates(tmp_path, sources_file, seed_p
     raw = Path(figures["window_dir"]) / "articles.jsonl"
     got = {json.loads(line)["article_id"] for line in raw.read_text().splitlines()}
     want = expected_ids(seed_path, start, end)
+    assert assert_accounted(figures["window_dir"])["rejected"] == 0
     assert got == want
     assert figures["article_requests"] == len(want)
     from replica.content import load_articles
