@@ -147,3 +147,18 @@ def test_a_raw_file_cut_short_is_flagged_and_its_lost_articles_fetched_again(tmp
         assert (second["article_requests"], second["items"]) == (1, 1)
         again = json.loads((Path(second["window_dir"]) / "articles.jsonl").read_text())
         assert again["article_id"] == lost["article_id"]
+
+
+def test_crawl_week_bench_runs(monkeypatch, capsys):
+    """`python -m bench.crawl_week` (docs/crawling.md), two nights: every new or changed URL is
+    fetched once, discovery counted apart."""
+    import json
+
+    from bench import crawl_week
+
+    monkeypatch.setenv("NIGHTDESK_ALLOWED_ADDRESSES", "127.0.0.1")
+    assert crawl_week.main(["--nights", "2"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["new"] > 5 and result["discovery_requests"] == 2 * 5
+    assert result["article_requests"] == result["new"] + result["changed"]
+    assert result["requests_per_new_or_changed_url"] <= 1.1
