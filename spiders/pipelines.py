@@ -43,6 +43,7 @@ def reject_key(source: str, url: str) -> str:
 
 class VerdictPipeline:
     def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
         self.stats = crawler.stats
         self.first_url: dict[str, str] = {}  # site id -> the URL it was first stored from
 
@@ -53,10 +54,10 @@ class VerdictPipeline:
     def _stat(self, key: str) -> None:
         self.stats.inc_value(f"nightdesk/{key}")
 
-    def process_item(self, item: Any, spider: Any) -> Any:
+    def process_item(self, item: Any) -> Any:  # Scrapy 2.13+: the spider is the crawler's
         if not isinstance(item, PageItem):
             return item
-        return self._judge(item, spider)
+        return self._judge(item, self.crawler.spider)
 
     def _judge(self, page: PageItem, spider: Any) -> ArticleItem | RejectItem:
         url = page["url"]
@@ -138,6 +139,7 @@ class VerdictPipeline:
 
 class LedgerPipeline:
     def __init__(self, crawler: Crawler, path: str | None) -> None:
+        self.crawler = crawler
         self.stats = crawler.stats
         self.path = path
         self.out: IO[str] | None = None
@@ -146,11 +148,11 @@ class LedgerPipeline:
     def from_crawler(cls, crawler: Crawler) -> LedgerPipeline:
         return cls(crawler, crawler.settings.get("NIGHTDESK_FETCHED_PATH"))
 
-    def open_spider(self, spider: Any) -> None:
+    def open_spider(self) -> None:
         if self.path:
             self.out = Path(self.path).open("w", encoding="utf-8")  # noqa: SIM115 (closed at close_spider)
 
-    def close_spider(self, spider: Any) -> None:
+    def close_spider(self) -> None:
         if self.out is not None:
             self.out.close()
 
@@ -159,8 +161,8 @@ class LedgerPipeline:
             self.out.write(json.dumps(row, ensure_ascii=False) + "\n")
             self.out.flush()
 
-    def process_item(self, item: Any, spider: Any) -> Any:
-        source = spider.source.name
+    def process_item(self, item: Any) -> Any:
+        source = self.crawler.spider.source.name
         if isinstance(item, CrawledArticle):
             self._remember(source=source, article_id=item["article_id"],
                            url=item.get("listed_url"), signal=item.get("signal"),
