@@ -4,7 +4,10 @@ Scrapy's reactor cannot restart inside one process, so every crawl is `python -m
 Its exit code says nothing (0 even when every request failed): the StatsDump extension writes the
 stats and this module fails the crawl itself. Output goes to
 `{data_dir}/raw/source={name}/window={start}_{end}/` (named by data, never by run): articles.jsonl,
-rejects.jsonl, crawl.log and, written last, stats.json: a window without stats.json is incomplete.
+rejects.jsonl, fetched.jsonl (crawl-memory rows, recorded by the warehouse load only for what it
+loaded), crawl.log and, written last, stats.json: a window without stats.json is incomplete.
+The figures returned hold the crawl's books: listed = items + rejected + known_skipped
+(docs/crawling.md).
 """
 
 from __future__ import annotations
