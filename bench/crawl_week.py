@@ -227,7 +227,8 @@ def backfill(shared: Path, data: Path, n: int) -> dict:
         for i, ref in enumerate(refs):
             path = f"/a/{i:04d}-{_slug(ref)}.html"
             routes[path] = Route(pubs.page(shared, ref))
-            entries.append(pubs.Entry(path, None, (start + timedelta(days=i)).isoformat()))
+            listed = (start + timedelta(days=20 * i)).isoformat()  # pages without a date take it
+            entries.append(pubs.Entry(path, listed, listed))
         server.routes.update(routes | {
             "/": pubs.home("/feed.xml"), "/feed.xml": pubs.rss(base, []),
             "/robots.txt": pubs.robots(base, ["/sitemap.xml"]),
