@@ -67,10 +67,20 @@ class Listing:
 
     def merge(self, rank: int, hint: Hint) -> None:
         """Another document lists the URL: the most exact publication date decides the rank;
-        between equally exact ones the surer rank (listings that disagree are read inclusively)."""
+        between equally exact ones the surer rank (listings that disagree are read inclusively),
+        then the earlier date, so the choice never depends on which document answered first."""
         new, old = precision(hint.published), precision(self.hint.published)
-        if new > old or (new == old and rank > self.rank):
-            self.rank, self.hint = rank, hint
+        if (new, rank) != (old, self.rank):
+            if new > old or (new == old and rank > self.rank):
+                self.rank, self.hint = rank, hint
+        elif new and _sort_key(hint.published) < _sort_key(self.hint.published):
+            self.hint = hint
+
+
+def _sort_key(stamp: disc.Stamp | None) -> tuple[str, str]:
+    """Stamps of one precision in order (naive and aware times alike, by their wall clock and
+    offset text: close enough to pick one of two disagreeing listings the same way each night)."""
+    return (stamp.isoformat(), "") if stamp is not None else ("", "")
 
 
 def change_signal(changes: Iterable[tuple[SignalKind, disc.Stamp]], tz: Any) -> str | None:
