@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import io
 import json
 import logging
@@ -247,6 +248,20 @@ def _figures(stats: dict[str, Any], items: int, rejects: int) -> dict[str, Any]:
     }
 
 
+def _reject_row(source: str, reject: dict[str, Any]) -> dict[str, Any]:
+    """A crawl reject as a quarantine row. A URL longer than the quarantine's url column (a
+    `url_too_long` reject: over 2,083 characters) is kept whole in the payload and shortened,
+    with a hash of the whole, in the column, so PostgreSQL takes the row."""
+    url, detail = reject.get("url") or "", reject.get("detail")
+    limit = warehouse.quarantine.c.url.type.length
+    if len(url) > limit:
+        digest = hashlib.sha256(url.encode("utf-8", "replace")).hexdigest()[:16]
+        detail = f"{detail}; the whole URL: {url}"
+        url = f"{url[:limit - 40]}...(sha256 {digest})"
+    return {"source": source, "url": url, "stage": reject.get("stage"), "article_id": None,
+            "reason": reject.get("reason"), "seen_at": reject.get("at"), "payload": detail}
+
+
 def _raw_count_check(source: str, path: Path, lines: int, counted: int | None
                      ) -> list[dict[str, Any]]:
     """A raw articles file whose line count disagrees with the crawl's own count (its stats) was
@@ -322,9 +337,7 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
         rejects = _read_jsonl(folder / "rejects.jsonl")
         # reason is the crawl's slug (out_of_window, http_404, ...); its detail (the page's own
         # date, the verdict, the server's answer) travels as the payload
-        quarantine += [{"source": source, "url": r.get("url"), "stage": r.get("stage"),
-                        "article_id": None, "reason": r.get("reason"), "seen_at": r.get("at"),
-                        "payload": r.get("detail")} for r in rejects]
+        quarantine += [_reject_row(source, r) for r in rejects]
         fetched.append(pd.DataFrame(_read_jsonl(folder / "fetched.jsonl"),
                                     columns=list(FETCHED_COLUMNS)))
         manifest[source] = _figures(stats, 0, len(rejects))

@@ -857,3 +857,26 @@ def test_word_count_counts_runs_of_word_characters_in_any_script():
 
     bodies = pd.Series(["Привет, мир! 42 café_au_lait ٣ — x²", "", None, "a\x00b", "end."])
     assert word_count(bodies).tolist() == [6, 0, 0, 2, 1]
+
+
+@pytest.mark.postgres
+def test_crawl_rejects_reach_the_quarantine_with_slug_detail_and_over_long_urls(tmp_path, pg_url):
+    """A crawl's rejects (reason slug, detail) land in the quarantine; a URL over 2,083
+    characters (rejected as url_too_long before any request) too, on PostgreSQL."""
+    long_url = "https://www.themoscowtimes.com/search?q=" + "x" * 2100
+    rejects = [
+        {"source": SOURCE, "url": long_url, "stage": "discovery", "reason": "url_too_long",
+         "detail": f"{len(long_url)} characters", "at": "2022-02-01T03:00:00+00:00"},
+        {"source": SOURCE, "url": "https://www.themoscowtimes.com/2022/01/31/old-a1",
+         "stage": "window", "reason": "out_of_window", "at": "2022-02-01T03:00:00+00:00",
+         "detail": "page dated 2021-06-01T10:00:00+03:00 (meta); listed as 2022-01-31"},
+    ]
+    stage(tmp_path, pg_url, [raw_article()], rejects)
+    load.load_lake(START, END, data_dir=tmp_path, run_id="r1")
+    load_wh(tmp_path, pg_url, "r1")
+    load.check(START, END, data_dir=tmp_path, warehouse_url=pg_url)  # routine: no alarm
+    got = {r["reason"]: r for r in rows(pg_url, warehouse.quarantine)}
+    assert set(got) == {"url_too_long", "out_of_window"}
+    assert got["out_of_window"]["payload"].startswith("page dated 2021-06-01")
+    too_long = got["url_too_long"]
+    assert len(too_long["url"]) <= 2000 and long_url in too_long["payload"]
