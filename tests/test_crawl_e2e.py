@@ -198,6 +198,7 @@ def _publisher_sources(path: Path, servers: list, publishers: list) -> Path:
     return path
 
 
+@pytest.mark.slow  # six crawls and two ETL runs, about 45 s
 def test_a_site_never_seen_lands_every_listed_url_once(tmp_path, monkeypatch):
     """Every listed URL ends stored or rejected with its reason; stored articles are once in the
     lake and the warehouse, which keeps the URL each was listed at; the rerun fetches no article

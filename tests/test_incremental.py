@@ -149,6 +149,7 @@ def test_a_raw_file_cut_short_is_flagged_and_its_lost_articles_fetched_again(tmp
         assert again["article_id"] == lost["article_id"]
 
 
+@pytest.mark.slow  # two nights of crawls and ETL, about 15 s
 def test_crawl_week_bench_runs(monkeypatch, capsys):
     """`python -m bench.crawl_week` (docs/crawling.md), two nights: every new or changed URL is
     fetched once, discovery counted apart."""
