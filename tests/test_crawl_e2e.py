@@ -198,8 +198,10 @@ def _publisher_sources(path: Path, servers: list, publishers: list) -> Path:
     return path
 
 
-@pytest.mark.slow  # six crawls and two ETL runs, about 45 s
-def test_a_site_never_seen_lands_every_listed_url_once(tmp_path, monkeypatch):
+@pytest.mark.slow  # six crawls and two ETL runs, 25-45 s per backend
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres",
+                                                            marks=pytest.mark.postgres)])
+def test_a_site_never_seen_lands_every_listed_url_once(tmp_path, monkeypatch, request, backend):
     """Every listed URL ends stored or rejected with its reason; stored articles are once in the
     lake and the warehouse, which keeps the URL each was listed at; the rerun fetches no article
     page and changes nothing."""
@@ -215,7 +217,9 @@ def test_a_site_never_seen_lands_every_listed_url_once(tmp_path, monkeypatch):
     for server, pub in zip(servers, publishers, strict=True):
         server.routes.update(pub.routes)
     sources = _publisher_sources(tmp_path / "sources.toml", servers, publishers)
-    data, wh_url = tmp_path / "data", f"sqlite:///{tmp_path / 'warehouse.db'}"
+    data = tmp_path / "data"
+    wh_url = (request.getfixturevalue("pg_url") if backend == "postgres"
+              else f"sqlite:///{tmp_path / 'warehouse.db'}")
     start, end = (t.isoformat() for t in pubs.WINDOW)
     with servers[0], servers[1], servers[2]:
         first = run(start, end, sources_file=str(sources), data_dir=str(data),
