@@ -210,8 +210,14 @@ class RedirectPolicyMiddleware:
     def from_crawler(cls, crawler: Crawler) -> RedirectPolicyMiddleware:
         return cls(crawler, AddressPolicy(crawler.settings))
 
-    def _on_site(self, host: str) -> bool:
-        domains = [d.lower() for d in getattr(self.crawler.spider, "allowed_domains", None) or []]
+    def _on_site(self, url: str) -> bool:
+        """The spider's site scope (hosts with ports, spiders/urls.py), else its host names."""
+        spider = self.crawler.spider
+        scope = getattr(spider, "scope", None)
+        if scope is not None:
+            return url in scope
+        host = (urlsplit(url).hostname or "").lower()
+        domains = [d.lower() for d in getattr(spider, "allowed_domains", None) or []]
         return not domains or any(host == d or host.endswith("." + d) for d in domains)
 
     def _not_followed(self, request: Request, response: Response) -> bool:
@@ -238,7 +244,7 @@ class RedirectPolicyMiddleware:
             raise IgnoreRequest(f"redirect loop: {request.url} -> {target}")
         host = (urlsplit(target).hostname or "").lower()
         literal = ip_literal(host) is not None
-        if not literal and not request.meta.get("allow_offsite") and not self._on_site(host):
+        if not literal and not request.meta.get("allow_offsite") and not self._on_site(target):
             _stat(stats, "offsite_redirects")
             raise IgnoreRequest(f"redirect to off-site host {host!r}: {target}")
         # An IP literal, or an on-site host: the address guard's rules (a host name that only
@@ -249,7 +255,7 @@ class RedirectPolicyMiddleware:
             log.warning("address guard refused redirect %s -> %s: %s", request.url, target,
                         decision)
             raise IgnoreRequest(f"address guard: redirect to {target}: {decision}")
-        if literal and not request.meta.get("allow_offsite") and not self._on_site(host):
+        if literal and not request.meta.get("allow_offsite") and not self._on_site(target):
             _stat(stats, "offsite_redirects")
             raise IgnoreRequest(f"redirect to off-site host {host!r}: {target}")
         return response

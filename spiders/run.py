@@ -4,17 +4,20 @@ Scrapy's reactor cannot restart inside one process, so every crawl is `python -m
 Its exit code says nothing (0 even when every request failed): the StatsDump extension writes the
 stats and this module fails the crawl itself. Output goes to
 `{data_dir}/raw/source={name}/window={start}_{end}/` (named by data, never by run): articles.jsonl,
-rejects.jsonl, crawl.log and, written last, stats.json: a window without stats.json is incomplete.
+rejects.jsonl, fetched.jsonl (crawl-memory rows, recorded by the warehouse load only for what it
+loaded), crawl.log and, written last, stats.json: a window without stats.json is incomplete.
+The figures returned hold the crawl's books: listed = items + rejected + known_skipped
+(docs/crawling.md).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
 import subprocess
 import sys
-from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,8 @@ from typing import Any
 from etl.config import utc as _utc
 from etl.config import window_label
 from etl.fsutil import replace_dir, sweep, work_dir
+from etl.schema import CRAWL_FIELDS
+from spiders.items import REJECT_FIELDS
 from spiders.sources import REPO_ROOT, Source, load_sources
 
 log = logging.getLogger(__name__)
@@ -70,14 +75,17 @@ def crawl(
     parts = {name: work / f"{name}.jsonl" for name in ("articles", "rejects", "fetched")}
     settings: dict[str, Any] = {
         "FEEDS": {
+            # only the schema's crawl fields, and the reject contract's: the items also carry
+            # what the crawl memory needs, which fetched.jsonl gets (spiders/pipelines.py)
             parts["articles"].as_uri(): {"format": "jsonlines", "overwrite": True,
-                                         "item_classes": ["spiders.items.ArticleItem"]},
+                                         "item_classes": ["spiders.items.ArticleItem"],
+                                         "fields": list(CRAWL_FIELDS)},
             parts["rejects"].as_uri(): {"format": "jsonlines", "overwrite": True,
-                                        "item_classes": ["spiders.items.RejectItem"]},
-            parts["fetched"].as_uri(): {"format": "jsonlines", "overwrite": True,
-                                        "item_classes": ["spiders.items.FetchItem"]},
+                                        "item_classes": ["spiders.items.RejectItem"],
+                                        "fields": list(REJECT_FIELDS)},
         },
         "NIGHTDESK_STATS_PATH": str(work / "stats.partial.json"),
+        "NIGHTDESK_FETCHED_PATH": str(parts["fetched"]),
         "LOG_FILE": str(work / "crawl.log"),
         "LOG_FILE_APPEND": False,
         **src.scrapy_settings(),
@@ -88,33 +96,19 @@ def crawl(
 
         settings["USER_AGENT"] = USER_AGENT.replace("+https://github.com/nightdesk", contact)
 
-    with ExitStack() as stack:
-        where = f"{src.mode} site"  # "live site", "local site"; a replica says where below
-        addr = src.replica_addr
-        if src.replica and not addr:
-            from replica.server import ReplicaServer
+    where = f"{src.mode} site"  # "live site", "local site"; a replica says where below
+    if src.replica_addr or src.replica:
+        settings |= _replica_settings(src)
+        where = (f"local replica at {src.replica_addr}" if src.replica_addr
+                 else "local replica at 127.0.0.1")
+    log.info("crawling %s (%s) for [%s, %s)", source, where, start.isoformat(), end.isoformat())
+    known = None
+    if warehouse_url and not refetch:
+        from etl.warehouse import export_known
 
-            kwargs = {"now": src.replica_now} if src.replica_now else {}
-            server = stack.enter_context(ReplicaServer(**kwargs))
-            addr = f"127.0.0.1:{server.port}"
-        if addr:
-            settings |= {
-                "NIGHTDESK_REPLICA_ADDR": addr,
-                "NIGHTDESK_REPLICA_HOSTS": _routed_hosts(src),
-                "DOWNLOAD_HANDLERS": {
-                    "http": "spiders.replica_routing.ReplicaRoutingHandler",
-                    "https": "spiders.replica_routing.ReplicaRoutingHandler",
-                },
-            }
-            where = f"local replica at {addr}"
-        log.info("crawling %s (%s) for [%s, %s)", source, where, start.isoformat(), end.isoformat())
-        known = None
-        if warehouse_url and not refetch:
-            from etl.warehouse import export_known
-
-            known = work / "known.json"
-            export_known(warehouse_url, source, start, end, known)
-        _run_scrapy(src.spider, source, start, end, Path(sources_file), settings, work, known)
+        known = work / "known.json"
+        export_known(warehouse_url, source, start, end, known)
+    _run_scrapy(src.spider, source, start, end, Path(sources_file), settings, work, known)
 
     partial = work / "stats.partial.json"
     if not partial.exists():
@@ -124,6 +118,11 @@ def crawl(
     figures = _figures(stats)
     figures.update(source=source, mode=src.mode, where=where, window_dir=str(out),
                    interval_start=start.isoformat(), interval_end=end.isoformat())
+    figures["unaccounted"] = figures["listed"] - (
+        figures["items"] + figures["rejected"] + figures["known_skipped"])
+    if figures["unaccounted"]:  # a URL listed for the window left no row: a bug, said loudly
+        log.error("crawl of %s: %d listed URLs ended in neither an article nor a reject",
+                  source, figures["unaccounted"])
     _judge(source, figures, max_failed_share, work)  # a failed crawl's folder stays for a look
     stats["nightdesk/mode"] = src.mode
     (work / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True),
@@ -139,9 +138,14 @@ def _refuse_after_replica_clock(src: Source, start: datetime, end: datetime) -> 
     `make ui` runs today's) can hold no article, and must not pass as a quiet empty night."""
     if not src.replica or src.replica_addr:
         return
-    from replica.server import DEFAULT_NOW
+    from scrapy.utils.misc import load_object
 
-    now = src.replica_now or DEFAULT_NOW
+    from spiders import settings as defaults
+
+    if importlib.util.find_spec(defaults.NIGHTDESK_REPLICA_HANDLER.split(".", 1)[0]) is None:
+        return  # not installed: _replica_settings says so
+    # the clock of the handler the crawl would load (named by a setting, never imported here)
+    now = src.replica_now or load_object(defaults.NIGHTDESK_REPLICA_HANDLER).DEFAULT_NOW
     if start >= now:
         raise NothingToCrawl(
             f"{src.name} is the bundled replica, frozen at {now.isoformat()}: the window "
@@ -150,15 +154,32 @@ def _refuse_after_replica_clock(src: Source, start: datetime, end: datetime) -> 
             "use sources/live.toml")
 
 
-def _routed_hosts(src: Source) -> list[str]:
-    """The hosts a replica_addr stands in for: the Moscow Times' own, else the source's URLs'."""
-    if src.spider == "moscowtimes":
-        from spiders.sites.moscowtimes import HOSTS
-
-        return list(HOSTS)
+def _replica_settings(src: Source) -> dict[str, Any]:
+    """Route the source's hosts to a server on this machine: `replica_addr` (tests: fault
+    servers, dead ports), or `replica = true`, the bundled demo replica, which the download
+    handler named by NIGHTDESK_REPLICA_HANDLER starts inside the crawl (never imported here)."""
+    from spiders import settings as defaults
     from spiders.discovery import hosts
+    from spiders.spiders.hooks import hooks_for
 
-    return hosts(src.discovery_urls)
+    routed = hosts([*src.discovery_urls, *hooks_for(src.discovery_urls).change_feeds])
+    if src.replica_addr:
+        handler = "spiders.replica_routing.ReplicaRoutingHandler"
+        addr = src.replica_addr
+    else:
+        handler = defaults.NIGHTDESK_REPLICA_HANDLER
+        if importlib.util.find_spec(handler.split(".", 1)[0]) is None:
+            raise CrawlError(f"source {src.name!r} says replica = true, but the demo replica is "
+                             "not installed (it ships with the repository, not the package)")
+        addr = "127.0.0.1"  # the address guard lets the replica's loopback address through
+    settings: dict[str, Any] = {
+        "NIGHTDESK_REPLICA_ADDR": addr,
+        "NIGHTDESK_REPLICA_HOSTS": routed,
+        "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
+    }
+    if src.replica_now is not None and not src.replica_addr:
+        settings["NIGHTDESK_REPLICA_NOW"] = src.replica_now.isoformat()
+    return settings
 
 
 def _run_scrapy(spider: str, source: str, start: datetime, end: datetime, sources_file: Path,
@@ -201,6 +222,10 @@ def _figures(stats: dict[str, Any]) -> dict[str, Any]:
         "max_urls_hit": n("nightdesk/max_urls_hit"),
         "max_sitemap_depth_hit": n("nightdesk/max_sitemap_depth_hit"),
         "items": n("nightdesk/articles"),
+        "listed": n("nightdesk/listed"),
+        "rejected": n("nightdesk/rejected"),
+        "rejected_by_reason": {k.rsplit("/", 1)[1]: v for k, v in stats.items()
+                               if k.startswith("nightdesk/rejected/")},
         "retries_given_up": n("retry/max_reached"),
         "retry_after_honoured": n("nightdesk/retry_after_honoured"),
         "retry_after_refused": n("nightdesk/retry_after_refused"),
@@ -241,18 +266,35 @@ def _cause(out: Path) -> str:
     return ""
 
 
+def _document_failures(out: Path, limit: int = 3) -> str:
+    """The first failed discovery documents, "URL (detail)", from the crawl's rejects."""
+    path = out / "rejects.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()] if path.exists() else []
+    failed = [f"{r['url']} ({r.get('detail') or r.get('reason')})" for r in rows
+              if r.get("stage") == "discovery" and r.get("reason") not in ("offsite",
+                                                                           "url_too_long",
+                                                                           "max_urls")]
+    more = f" and {len(failed) - limit} more" if len(failed) > limit else ""
+    return "; ".join(failed[:limit]) + more
+
+
 def _judge(source: str, f: dict[str, Any], max_failed_share: float, out: Path) -> None:
     """Fail loudly: a crawl that could not discover, or lost too many pages, must not look fine."""
     log_hint = f"(log: {out / 'crawl.log'})"
     if f["finish_reason"] != "finished":
         raise CrawlError(f"crawl of {source} ended with {f['finish_reason']!r} {log_hint}")
     if f["responses"] == 0:
-        cause = _cause(out) or ": is the site up?"
-        raise CrawlError(f"crawl of {source} got no response at all{cause} {log_hint}")
+        if f["guard_refused"]:
+            raise CrawlError(
+                f"crawl of {source}: the address guard refused all {f['guard_refused']} requests "
+                f"(a local or private address? allow it with NIGHTDESK_ALLOWED_ADDRESSES): "
+                f"{_document_failures(out)} {log_hint}")
+        raise CrawlError(f"crawl of {source} got no response at all: is the site up? {log_hint}")
     if f["discovery_failed"]:
         raise CrawlError(
             f"crawl of {source}: {f['discovery_failed']} of {f['discovery_requests']} feed/sitemap "
-            f"requests failed, so articles may be missing{_cause(out)} {log_hint}"
+            f"requests failed, so articles may be missing: {_document_failures(out)} {log_hint}"
         )
     # A request the scheduler dropped calls no errback: its URL would otherwise leave no trace.
     lost = f["article_failed"] + f["parse_failed"] + f["requests_dropped"]

@@ -88,13 +88,29 @@ HTTPCACHE_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"
 FEED_STORE_EMPTY = True
 
+# Every fetched page becomes one article or one reject, and the crawl memory is written for every
+# verdict (spiders/pipelines.py).
+ITEM_PIPELINES = {
+    "spiders.pipelines.VerdictPipeline": 100,
+    "spiders.pipelines.LedgerPipeline": 900,
+}
+# Scrapy's UrlLengthMiddleware drops longer requests silently; the spider rejects them first,
+# with a row (reason url_too_long). 2083 characters: what browsers have long accepted.
+URLLENGTH_LIMIT = 2083
+
 EXTENSIONS = {
     "spiders.extensions.StatsDump": 500,
     "spiders.middlewares.DropAccounting": 510,  # a dropped request must leave a trace
 }
 # spiders/run.py sets these per crawl.
 NIGHTDESK_STATS_PATH = None
+NIGHTDESK_FETCHED_PATH = None  # the crawl-memory rows (fetched.jsonl)
 NIGHTDESK_REPLICA_ADDR = None  # "127.0.0.1:PORT" routes the site's hosts to a local replica
 NIGHTDESK_REPLICA_HOSTS = []
+# The demo: a source with `replica = true` is downloaded through this handler, which starts the
+# bundled replica (replica/, a repository checkout only) inside the crawl and routes the source's
+# hosts to it. Named, never imported: the installed package does not ship the replica.
+NIGHTDESK_REPLICA_HANDLER = "replica.handler.ReplicaDownloadHandler"
+NIGHTDESK_REPLICA_NOW = None  # the replica's clock (ISO 8601 with offset); None: its default
 
 LOG_LEVEL = "INFO"

@@ -24,6 +24,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from spiders.urls import SiteScope
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -46,13 +48,19 @@ _POLITENESS_TYPES: dict[str, tuple[type, ...]] = {
     "retry_times": (int,), "user_agent": (str,),
 }
 
-SPIDERS = ("news", "moscowtimes")  # the `spider` values the crawl knows
+SPIDERS = ("news",)  # the `spider` values the crawl knows
+# `spider` values older files use: read as "news", with a warning (one crawl path since).
+RETIRED_SPIDERS = ("moscowtimes",)
 KEYS = ("name", "spider", "home", "feeds", "sitemaps", "timezone", "allowed_domains",
         "max_urls", "max_sitemap_depth", "politeness",
         # the demo's Moscow Times entry and test routing
         "newsmap", "sitemap_index", "replica", "replica_now", "replica_addr")
 # Keys that used to mean something: key -> what to write instead. They warn and are ignored.
 RETIRED: dict[str, str] = {}
+# Keys still read, with a warning: The Moscow Times' news and monthly sitemaps are plain
+# `sitemaps` now.
+READ_AS_SITEMAP = {"newsmap": "list it under 'sitemaps'",
+                   "sitemap_index": "list it under 'sitemaps'"}
 
 SLUG = re.compile(r"[A-Za-z0-9_-]+")
 DEFAULT_MAX_URLS = 5000
@@ -221,18 +229,14 @@ def _allowed_domain(entry: _Entry, value: object) -> str | None:
     return parts.netloc.rsplit("@", 1)[-1]
 
 
-def _host_matches(host: str, domain: str) -> bool:
-    """A URL's host against an allowed domain: subdomains too; port and `www.` do not matter."""
-    domain = urlsplit(f"http://{domain}").hostname or domain
-    host, domain = host.removeprefix("www."), domain.removeprefix("www.")
-    return host == domain or host.endswith("." + domain)
-
-
 def _check_keys(entry: _Entry) -> None:
     for key in entry.data:
         if key in RETIRED:
             log.warning("%s: %s, key %r is retired and ignored: %s", entry.path, entry.label,
                         key, RETIRED[key])
+        elif key in READ_AS_SITEMAP:
+            log.warning("%s: %s, key %r is retired (%s); read as a sitemap for now",
+                        entry.path, entry.label, key, READ_AS_SITEMAP[key])
         elif key not in KEYS:
             entry.problem(key, "unknown key" + suggest(key, KEYS))
 
@@ -268,7 +272,11 @@ def _source(entry: _Entry) -> Source | None:
         entry.problem("name", f"{name!r} is not a slug: use only letters, digits, '_' and '-' "
                       "(it names folders, partitions and article ids)")
     spider = d.get("spider", "news")
-    if spider not in SPIDERS:
+    if spider in RETIRED_SPIDERS:
+        log.warning("%s: %s, spider = %r is retired; crawled as spider = \"news\"",
+                    entry.path, entry.label, spider)
+        spider = "news"
+    elif spider not in SPIDERS:
         entry.problem("spider", f"{spider!r} is not a spider" + suggest(str(spider), SPIDERS))
     feeds, sitemaps = entry.urls("feeds"), entry.urls("sitemaps")
     home, newsmap, index = entry.url("home"), entry.url("newsmap"), entry.url("sitemap_index")
@@ -281,13 +289,15 @@ def _source(entry: _Entry) -> Source | None:
     if not isinstance(domains, list):
         entry.problem("allowed_domains", "takes a list of host names")
         domains = []
-    allowed = tuple(a for a in (_allowed_domain(entry, v) for v in domains) if a)
+    # host, host:port or a URL; scheme and www. do not change the site (spiders/urls.py)
+    scope = SiteScope([a for a in (_allowed_domain(entry, v) for v in domains) if a])
+    allowed = scope.entries
     configured = (*feeds, *sitemaps, *filter(None, (home, newsmap, index)))
     if spider == "news" and not configured and not entry.problems:  # else: a typo said it
         entry.problem("feeds", "a news source needs feeds, sitemaps or home")
     for url in configured if allowed else ():
         # Offsite filtering would drop a configured URL silently; refuse the config instead.
-        if not any(_host_matches(urlsplit(url).hostname or "", a) for a in allowed):
+        if url not in scope:
             entry.problem("allowed_domains",
                           f"{url!r} is outside allowed_domains {list(allowed)}")
     replica = d.get("replica", False)

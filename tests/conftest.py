@@ -37,10 +37,11 @@ def write_sources(path: Path, **overrides: object) -> Path:
     """A one-source sources file for the replica (overrides go into the [[source]] entry)."""
     entry = {
         "name": "moscowtimes",
-        "spider": "moscowtimes",
+        "spider": "news",
+        "timezone": "Europe/Moscow",
         "feeds": ["https://www.themoscowtimes.com/rss/news"],
-        "newsmap": "https://static.themoscowtimes.com/sitemap/newsmap.xml",
-        "sitemap_index": "https://static.themoscowtimes.com/sitemap/sitemap.xml",
+        "sitemaps": ["https://static.themoscowtimes.com/sitemap/newsmap.xml",
+                     "https://static.themoscowtimes.com/sitemap/sitemap.xml"],
         "replica": True,
         **overrides,
     }

@@ -118,7 +118,7 @@ def test_a_404_feed_fails_with_its_url_and_status_and_the_log(tmp_path, server):
     failed, hint = lines(proc.stderr)
     assert failed.startswith("nightdesk run: failed: CrawlError: crawl of gone: 1 of 1 "
                              "feed/sitemap requests failed")
-    assert f": {server.base}/rss-moved.xml: HTTP 404 (log: " in failed
+    assert f": {server.base}/rss-moved.xml (HTTP 404) (log: " in failed
     log = Path(re.search(r"\(log: (.+)\)$", failed).group(1))
     assert log.exists() and "rss-moved.xml" in log.read_text(encoding="utf-8")
     assert hint == "nightdesk run: (--verbose shows the traceback)"
@@ -152,9 +152,10 @@ def test_an_address_guard_refusal_says_so(tmp_path, server):
                      str(tmp_path))  # NIGHTDESK_ALLOWED_ADDRESSES unset
     assert proc.returncode == 1
     failed = lines(proc.stderr)[0]
-    assert failed.startswith("nightdesk run: failed: CrawlError: crawl of mine got no response")
-    assert ("address guard: 127.0.0.1 is a loopback address this source does not allow "
-            "(NIGHTDESK_ALLOWED_ADDRESSES lists addresses to allow) (log: ") in failed
+    assert failed.startswith("nightdesk run: failed: CrawlError: crawl of mine: the address "
+                             "guard refused all")
+    assert "allow it with NIGHTDESK_ALLOWED_ADDRESSES" in failed
+    assert f"{server.base}/" in failed and "(log: " in failed
     assert server.requests() == []  # refused before connecting, robots.txt included
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from etl import lake, warehouse
 from spiders.run import CrawlError, crawl
 from tests.conftest import REPO, write_sources
+from tests.sites.accounting import assert_accounted
 from tests.test_moscowtimes_parser import RELATED, SEED_URL, seed_paragraphs
 
 
@@ -41,6 +42,7 @@ def seed_day(tmp_path_factory, seed_path):
                "--run-id", "test-run-1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "from the local replica at 127.0.0.1" in proc.stderr  # a run says what it crawled
+    assert_accounted(next((data / "raw").rglob("stats.json")).parent)
     return data, sources
 
 
@@ -119,6 +121,7 @@ def test_window_edges_follow_utc_not_moscow_dates(tmp_path, sources_file, seed_p
     raw = Path(figures["window_dir"]) / "articles.jsonl"
     got = {json.loads(line)["article_id"] for line in raw.read_text().splitlines()}
     want = expected_ids(seed_path, start, end)
+    assert assert_accounted(figures["window_dir"])["rejected"] == 0
     assert got == want
     assert figures["article_requests"] == len(want)
     from replica.content import load_articles
@@ -133,7 +136,10 @@ def test_old_interval_uses_monthly_sitemaps(tmp_path, sources_file, seed_path):
     end = start + timedelta(days=2)
     figures = crawl("moscowtimes", start, end, sources_file=sources_file, data_dir=tmp_path)
     stats = json.loads((Path(figures["window_dir"]) / "stats.json").read_text())
-    assert stats.get("nightdesk/monthly_sitemaps_used") == 1
+    # the news sitemaps end a month before the replica's clock: the monthly sitemaps (bare URLs,
+    # the day their URLs carry, Moscow time) list the window, and the pages decide
+    assert stats["nightdesk/sitemap_urls"] > 0 and stats["nightdesk/listed_out_of_window"] > 0
+    assert_accounted(figures["window_dir"])
     got = {json.loads(line)["article_id"]
            for line in (Path(figures["window_dir"]) / "articles.jsonl").read_text().splitlines()}
     want = expected_ids(seed_path, start, end)
@@ -173,3 +179,112 @@ def test_a_quiet_night_loads_nothing_and_records_the_run(tmp_path, sources_file)
         run = conn.execute(sa.select(warehouse.runs)).mappings().one()
     assert (run["run_id"], run["items"], run["inserted"]) == ("quiet", 0, 0)
     assert run["discovery_requests"] > 0
+
+
+# -- a site never seen: three publishers on 127.0.0.1 at random ports ---------------------------
+
+def _publisher_sources(path: Path, servers: list, publishers: list) -> Path:
+    """One `home`, one `feeds` and one `sitemaps` entry; allowed_domains in its three forms."""
+    one, two, three = (s.addr for s in servers)
+    entries = [
+        f'name = "{publishers[0].name}"\nspider = "news"\nhome = "http://{one}/"',
+        f'name = "{publishers[1].name}"\nspider = "news"\nfeeds = ["http://{two}/atom.xml", '
+        f'"http://{two}/feed.json"]\nallowed_domains = ["{two}"]',
+        f'name = "{publishers[2].name}"\nspider = "news"\nsitemaps = ['
+        f'"http://{three}/sitemaps/index.xml"]\nallowed_domains = ["http://www.{three}/"]',
+    ]
+    polite = ("[source.politeness]\ndownload_delay = 0.0\nautothrottle = false\n"
+              "concurrent_requests_per_domain = 8\nretry_times = 0\ndownload_timeout = 10\n")
+    path.write_text("".join(f"[[source]]\n{e}\n{polite}\n" for e in entries), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow  # six crawls and two ETL runs, 25-45 s per backend
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres",
+                                                            marks=pytest.mark.postgres)])
+def test_a_site_never_seen_lands_every_listed_url_once(tmp_path, monkeypatch, request, backend):
+    """Every listed URL ends stored or rejected with its reason; stored articles are once in the
+    lake and the warehouse, which keeps the URL each was listed at; the rerun fetches no article
+    page and changes nothing."""
+    from etl.cli import run
+    from tests.conftest import SHARED
+    from tests.sites import publishers as pubs
+    from tests.sites.server import SiteServer
+
+    monkeypatch.setenv("NIGHTDESK_ALLOWED_ADDRESSES", "127.0.0.1")
+    servers = [SiteServer({}) for _ in range(3)]  # ports first: the listings carry them
+    bases = tuple(f"http://{s.addr}" for s in servers)
+    publishers = pubs.three_publishers(SHARED, bases)
+    for server, pub in zip(servers, publishers, strict=True):
+        server.routes.update(pub.routes)
+    sources = _publisher_sources(tmp_path / "sources.toml", servers, publishers)
+    data = tmp_path / "data"
+    wh_url = (request.getfixturevalue("pg_url") if backend == "postgres"
+              else f"sqlite:///{tmp_path / 'warehouse.db'}")
+    start, end = (t.isoformat() for t in pubs.WINDOW)
+    with servers[0], servers[1], servers[2]:
+        first = run(start, end, sources_file=str(sources), data_dir=str(data),
+                    warehouse_url=wh_url, run_id="first")
+        # the rerun replaces the raw window (named by data): read the first night's books now
+        books, rejected = [], []
+        for crawl_figures in first["crawls"]:
+            folder = Path(crawl_figures["window_dir"])
+            books.append(assert_accounted(folder))
+            rejected.append({r["url"]: r for r in map(
+                json.loads, (folder / "rejects.jsonl").read_text().splitlines())})
+        for server in servers:
+            server.reset_log()
+        second = run(start, end, sources_file=str(sources), data_dir=str(data),
+                     warehouse_url=wh_url, run_id="second")
+        served = [set(s.paths()) for s in servers]
+
+    eng = warehouse.engine(wh_url)
+    with eng.connect() as conn:
+        memory = {r.url: r.article_id for r in conn.execute(sa.select(warehouse.crawl_state))}
+        stored = conn.execute(sa.select(warehouse.articles)).mappings().all()
+    in_lake = lake.read(data)
+    assert sorted(in_lake["article_id"]) == sorted(r["article_id"] for r in stored)
+    assert in_lake["article_id"].is_unique
+    by_id = {r["article_id"]: r for r in stored}
+
+    for night, pub, base, server_paths, rejects in zip(books, publishers, bases, served, rejected,
+                                                        strict=True):
+        want = {(p if "://" in p else base + p): outcome for p, outcome in pub.expect.items()}
+        got = {}
+        for url in want:
+            if url in rejects:
+                got[url] = rejects[url]["reason"]
+            elif memory.get(url, "").startswith(f"{pub.name}:") and memory[url] in by_id:
+                got[url] = "stored"
+        assert got == want, pub.name
+        assert night["listed"] == len(want)  # nothing listed beyond the design, nothing lost
+        for path, day in pub.disagreeing.items():  # the page's own date says why
+            assert day in rejects[base + path]["detail"]
+        for path in pub.no_date_pages:  # dated by the listing, and saying so
+            row = by_id[memory[base + path]]
+            assert row["published_at_from"].startswith(("feed:", "sitemap:")), row
+        # the rerun: discovery only, no article page requested, every listed URL known
+        again = next(c for c in second["crawls"] if c["source"] == pub.name)
+        # (off-site and over-long URLs are never fetched: rejected again, at no cost)
+        assert again["article_requests"] == 0 and again["known_skipped"] == len(want) - sum(
+            1 for o in want.values() if o in ("offsite", "url_too_long"))
+        assert not server_paths & {p for p in pub.routes if p.endswith(".html")}
+        assert_accounted(again["window_dir"])
+    assert all((w["inserted"], w["updated"]) == (0, 0) for w in second["warehouse"].values())
+    assert sum(w["inserted"] for w in first["warehouse"].values()) == sum(
+        o == "stored" for pub in publishers for o in pub.expect.values())
+    assert lake.checksum(data) == warehouse.checksum(wh_url)
+
+
+def test_a_loopback_site_without_allowed_addresses_says_why(tmp_path, monkeypatch):
+    from tests.sites.server import SiteServer
+
+    monkeypatch.delenv("NIGHTDESK_ALLOWED_ADDRESSES", raising=False)
+    with SiteServer({}) as server:
+        sources = tmp_path / "s.toml"
+        sources.write_text(f'[[source]]\nname = "local"\nspider = "news"\n'
+                           f'feeds = ["http://{server.addr}/feed.xml"]\n', encoding="utf-8")
+        with pytest.raises(CrawlError, match=r"address guard refused .* NIGHTDESK_ALLOWED_ADDRE"):
+            crawl("local", "2024-04-22T00:00:00+00:00", "2024-04-23T00:00:00+00:00",
+                  sources_file=sources, data_dir=tmp_path)
+        assert server.paths() == []  # refused before connecting

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from spiders import discovery as d
-from spiders.spiders.news import derive_allowed_domains
+from spiders.spiders.listing import derive_allowed_domains
 from tests.conftest import SHARED
 
 FIXTURES = SHARED / "fixtures" / "feeds_sitemaps"
@@ -358,3 +358,24 @@ def test_urls_and_ids() -> None:
     assert derive_allowed_domains(("https://www.x.example/", "https://feeds.x.example/rss",
                                    "https://y.example/s.xml", "https://x.example/")) == [
         "x.example", "y.example"]
+
+
+def test_sites_keep_their_ports_and_ignore_scheme_and_www() -> None:
+    from spiders.urls import SiteScope, site_entry
+
+    assert derive_allowed_domains(("http://127.0.0.1:8080/", "http://127.0.0.1:8080/feed.xml",
+                                   "https://static.x.example:8443/s.xml")) == [
+        "127.0.0.1:8080", "x.example:8443"]
+    assert site_entry("http://www.Example.com:80/feed") == "example.com"
+    assert site_entry("example.com:443") == "example.com" == site_entry("https://example.com")
+    assert site_entry("[::1]:8080") == "[::1]:8080"
+    with pytest.raises(ValueError):
+        site_entry("example.com/news")
+    scope = SiteScope(["127.0.0.1:8080", "example.com", "[::1]:9000"])
+    for url in ("http://127.0.0.1:8080/a", "https://example.com/a", "http://www.example.com:80/a",
+                "https://news.example.com/a", "http://[::1]:9000/x"):
+        assert url in scope, url
+    for url in ("http://127.0.0.1/a", "http://127.0.0.1:9090/a", "https://example.com:8443/a",
+                "https://notexample.com/a", "http://[::1]/x", "mailto:x@example.com"):
+        assert url not in scope, url
+    assert scope.hosts == ["127.0.0.1", "example.com", "::1"]

@@ -116,6 +116,13 @@ def land(data: Path, articles: list[dict[str, Any]], rejects: list[dict[str, Any
     return folder
 
 
+def recount(folder: Path, articles: int) -> None:
+    """Make the landed window's stats count `articles` (after its articles.jsonl was rewritten)."""
+    stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+    stats["nightdesk/articles"] = articles
+    (folder / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
+
+
 def stage(data: Path, url: str, articles: list[dict[str, Any]],
           rejects: list[dict[str, Any]] = ()) -> dict[str, Any]:
     """Land a raw window and transform it into staging."""
@@ -662,6 +669,7 @@ def test_transform_in_worker_processes_stages_what_one_process_stages(tmp_path, 
         land(data, [])
         folder = window_dir(data, SOURCE, START, END)
         (folder / "articles.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        recount(folder, len(lines))
         monkeypatch.setattr(transform, "CHUNK_ROWS", chunk_rows)
         monkeypatch.setenv("NIGHTDESK_WORKERS", str(n_workers))
         calls = []
@@ -696,6 +704,7 @@ def test_escaped_lone_surrogates_become_replacement_characters(tmp_path, wh_url)
     folder = window_dir(tmp_path, SOURCE, START, END)
     (folder / "articles.jsonl").write_text(  # ensure_ascii: surrogates as \\uXXXX escapes
         "".join(json.dumps(a) + "\n" for a in (broken, emoji)), encoding="ascii")
+    recount(folder, 2)
     summary = transform.transform(START, END, sources=[SOURCE], data_dir=tmp_path,
                                   warehouse_url=wh_url)
     assert (summary["articles"], summary["quarantined"]) == (2, 0)
@@ -848,3 +857,26 @@ def test_word_count_counts_runs_of_word_characters_in_any_script():
 
     bodies = pd.Series(["Привет, мир! 42 café_au_lait ٣ — x²", "", None, "a\x00b", "end."])
     assert word_count(bodies).tolist() == [6, 0, 0, 2, 1]
+
+
+@pytest.mark.postgres
+def test_crawl_rejects_reach_the_quarantine_with_slug_detail_and_over_long_urls(tmp_path, pg_url):
+    """A crawl's rejects (reason slug, detail) land in the quarantine; a URL over 2,083
+    characters (rejected as url_too_long before any request) too, on PostgreSQL."""
+    long_url = "https://www.themoscowtimes.com/search?q=" + "x" * 2100
+    rejects = [
+        {"source": SOURCE, "url": long_url, "stage": "discovery", "reason": "url_too_long",
+         "detail": f"{len(long_url)} characters", "at": "2022-02-01T03:00:00+00:00"},
+        {"source": SOURCE, "url": "https://www.themoscowtimes.com/2022/01/31/old-a1",
+         "stage": "window", "reason": "out_of_window", "at": "2022-02-01T03:00:00+00:00",
+         "detail": "page dated 2021-06-01T10:00:00+03:00 (meta); listed as 2022-01-31"},
+    ]
+    stage(tmp_path, pg_url, [raw_article()], rejects)
+    load.load_lake(START, END, data_dir=tmp_path, run_id="r1")
+    load_wh(tmp_path, pg_url, "r1")
+    load.check(START, END, data_dir=tmp_path, warehouse_url=pg_url)  # routine: no alarm
+    got = {r["reason"]: r for r in rows(pg_url, warehouse.quarantine)}
+    assert set(got) == {"url_too_long", "out_of_window"}
+    assert got["out_of_window"]["payload"].startswith("page dated 2021-06-01")
+    too_long = got["url_too_long"]
+    assert len(too_long["url"]) <= 2000 and long_url in too_long["payload"]

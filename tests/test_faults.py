@@ -50,6 +50,7 @@ from tests.faults.config import write_fault_sources
 from tests.faults.pages import WINDOW
 from tests.faults.server import FaultServer, Hit, sentinel
 from tests.faults.site import STATIC_HOST, WWW_HOST, FaultSite
+from tests.sites.accounting import assert_accounted
 
 GOOD_ARTICLES = 100  # enough that the catalog's failures stay under the 20 % limit
 CRAWL_DELAY = 1.0  # static's robots.txt
@@ -161,10 +162,12 @@ def main(runs: dict[str, Run]) -> Run:
 def test_main_crawl_succeeds_and_accounts_for_every_article(main: Run) -> None:
     f = main.figures
     assert f is not None and f["finish_reason"] == "finished"
-    requested = [e for e in main.site.entries.values() if e.fault.expect.outcome != "ignored"]
+    # all but the link to another host, rejected as off-site before any request
+    requested = [e for e in main.site.entries.values() if e.fault.expect.stage != "discovery"]
     assert f["article_requests"] == len(requested)
     assert f["article_requests"] == (f["items"] + f["article_failed"] + f["parse_failed"]
-                                     + f["out_of_window"])
+                                     + f["not_article"] + f["out_of_window"])
+    assert_accounted(main.folder)
     assert f["retries"] > 0 and f["robots_blocked"] == 1
     stats = main.stats()
     assert stats.get("nightdesk/requests_dropped", 0) == 0  # nothing vanished in the scheduler
@@ -196,7 +199,8 @@ def test_fault_outcome(main: Run, fault: Any) -> None:
         assert articles == []
         assert len(rejects) == 1, rejects
         assert rejects[0]["stage"] == expect.stage
-        assert re.search(expect.reason, rejects[0]["reason"]), rejects[0]["reason"]
+        said = f"{rejects[0]['reason']}: {rejects[0]['detail']}"  # the slug, then the words
+        assert re.search(expect.reason, said), said
     else:
         assert articles == [] and rejects == []
     if expect.requests is not None:
@@ -214,7 +218,7 @@ def test_no_bad_row_is_stored(main: Run) -> None:
     rejects = main.rows("rejects")
     want_rejects = [e for e in main.site.entries.values() if e.fault.expect.outcome == "reject"]
     assert len(rejects) == len(want_rejects)
-    assert all(r["reason"] and r["stage"] in {"fetch", "parse"} for r in rejects)
+    assert all(r["reason"] and r["stage"] in {"fetch", "parse", "discovery"} for r in rejects)
 
 
 def test_retry_after_is_honoured_and_capped(main: Run) -> None:
@@ -259,7 +263,7 @@ def test_robots_5xx_disallows_the_host_and_fails_discovery(runs: dict[str, Run])
     discovery = {r["url"] for r in rejects if r["stage"] == "discovery"}
     assert {"https://www.themoscowtimes.com/rss/news",
             "https://www.themoscowtimes.com/rss/all"} <= discovery
-    assert all(policy in r["reason"] for r in rejects)
+    assert all(policy in r["detail"] for r in rejects)
     # the good articles the static news sitemaps listed are refused too, each with the reason
     assert {_url_id(r["url"]) for r in rejects if r["stage"] == "fetch"} == {
         e.article.id for e in run.site.good}
@@ -272,6 +276,7 @@ def test_failure_share_over_the_limit_fails_the_crawl(runs: dict[str, Run]) -> N
     assert run.error is not None
     assert "2 of 6 article pages failed to fetch or parse (limit 20%)" in str(run.error)
     assert len(run.rows("articles")) == 4 and len(run.rows("rejects")) == 2
+    assert_accounted(run.folder)
     assert run.published is None  # the good articles of a failed crawl are not published
 
 

@@ -24,9 +24,10 @@ from etl import warehouse
 from etl.cli import run
 from spiders.run import CrawlError, crawl
 from spiders.sources import SourceConfigError, load_sources
-from spiders.spiders.news import change_signal, signal_value
+from spiders.spiders.listing import change_signal, signal_value
 from tests.conftest import SHARED
 from tests.sites import news_site as site
+from tests.sites.accounting import assert_accounted
 from tests.sites.server import SiteServer
 
 FUNDUS = SHARED / "fixtures" / "fundus_en"
@@ -65,6 +66,7 @@ def run_crawl(tmp_path: Path, server: SiteServer, **entry: Any) -> tuple[dict, d
     sources = write_news_sources(tmp_path / "sources.toml", server, **entry)
     figures = crawl("testnews", site.START, site.END, sources_file=sources, data_dir=tmp_path)
     out = Path(figures["window_dir"])
+    assert_accounted(out)
     stats = json.loads((out / "stats.json").read_text())
     articles = [json.loads(line) for line in (out / "articles.jsonl").read_text().splitlines()]
     return figures, stats, articles
@@ -127,8 +129,11 @@ def test_sitemap_only_source_with_timezone(tmp_path, server):
     # the section front and the consent page (listed undated) are fetched, counted, not stored
     assert {"/world/", "/consent"} <= set(paths)
     assert figures["not_article"] == 2 and stats["nightdesk/listed_undated"] == 2
-    rejects = (Path(figures["window_dir"]) / "rejects.jsonl").read_text()
-    assert rejects == ""
+    rejects = [json.loads(line) for line in
+               (Path(figures["window_dir"]) / "rejects.jsonl").read_text().splitlines()]
+    assert {(r["url"], r["stage"], r["reason"]) for r in rejects} == {
+        (site.url(p), "parse", "not_article") for p in site.NON_ARTICLES}
+    assert all(r["detail"] for r in rejects)  # extraction's verdict
 
 
 def test_home_page_only_source(tmp_path, server):
@@ -168,11 +173,17 @@ def test_unreadable_discovery_documents_fail_the_crawl_loudly(tmp_path, server):
     assert stats["nightdesk/discovery_unparseable"] == 1
     assert stats["nightdesk/discovery_truncated"] == 1
     rejects_file = next(kept.glob("*rejects.jsonl*"))
-    rejects = {r["url"]: r for r in map(json.loads, rejects_file.read_text().splitlines())}
-    assert {r["stage"] for r in rejects.values()} == {"discovery"}
-    assert rejects[site.url("/feeds/missing.xml")]["reason"] == "HTTP 404"
-    assert "neither a feed nor a sitemap" in rejects[site.url("/broken/garbage.xml")]["reason"]
-    assert rejects[site.url("/broken/truncated.xml")]["reason"].startswith("truncated")
+    rejects = {r["url"]: r for r in map(json.loads, rejects_file.read_text().splitlines())
+               if r["stage"] == "discovery"}
+    assert set(rejects) == {site.url(p) for p in ("/feeds/missing.xml", "/broken/garbage.xml",
+                                                  "/broken/truncated.xml")}
+    missing = rejects[site.url("/feeds/missing.xml")]
+    assert (missing["reason"], missing["detail"]) == ("http_404", "HTTP 404")
+    # the error names the failed documents and why
+    assert f"{site.url('/feeds/missing.xml')} (HTTP 404)" in str(failed.value)
+    assert_accounted(kept)
+    assert "neither a feed nor a sitemap" in rejects[site.url("/broken/garbage.xml")]["detail"]
+    assert rejects[site.url("/broken/truncated.xml")]["reason"] == "truncated"
     # what the truncated sitemap did hold was still used
     assert site.PAGES["intercept"].path in server.paths()
 
@@ -191,6 +202,13 @@ def test_sources_validate_generic_keys(tmp_path, server):
         load(home=site.url("/"), max_urls=-1)
     with pytest.raises(SourceConfigError, match="unknown key"):
         load(home=site.url("/"), sitemap=[site.url("/sitemaps/index.xml")])
+    # allowed_domains: a host, host:port or a URL; scheme, www. and a default port do not count
+    src = load_sources(write_news_sources(
+        tmp_path / "forms.toml", server, home="http://127.0.0.1:8080/",
+        allowed_domains=["127.0.0.1:8080", "https://www.Example.com:443/x", "example.org"]))
+    assert src["testnews"].allowed_domains == ("127.0.0.1:8080", "example.com", "example.org")
+    with pytest.raises(SourceConfigError, match="outside allowed_domains"):
+        load(home="http://127.0.0.1:9090/", allowed_domains=["127.0.0.1:8080"])
     src = load_sources(write_news_sources(tmp_path / "ok.toml", server, home=site.url("/")))
     got = src["testnews"]
     assert (got.timezone, got.max_urls, got.max_sitemap_depth) == ("UTC", 5000, 3)
@@ -240,6 +258,7 @@ def test_incremental_crawls_fetch_only_new_and_changed(tmp_path):
                          sources_file=str(sources), data_dir=str(tmp_path / "data"),
                          warehouse_url=wh_url, run_id=run_id)
             assert "/inc/sitemap.xml" in server.paths()  # discovery runs every night
+            assert_accounted(result["crawls"][0]["window_dir"])
             return result["crawls"][0], result["warehouse"]["testnews"], fetched(server)
 
         def crawl_state() -> dict[str, str | None]:
@@ -254,7 +273,8 @@ def test_incremental_crawls_fetch_only_new_and_changed(tmp_path):
         assert crawl_state() == {
             site.page_url("ap"): "lastmod:2023-04-28T17:45:00+00:00",
             site.page_url("cnbc"): "updated:2023-04-28T21:00:00+00:00",  # JSON Feed, later
-            site.page_url("freebeacon"): None,  # no listing offers one
+            # no modification date offered: the listing's publication date stands in
+            site.page_url("freebeacon"): "listed:2023-04-28T18:01:37+00:00",
             site.page_url("gateway"): "updated:2023-04-28T19:00:00+00:00",  # Atom
             site.page_url("intercept"): "lastmod:2023-04-28T16:00:00+00:00",  # = Atom updated
         }
@@ -292,3 +312,20 @@ def test_incremental_crawls_fetch_only_new_and_changed(tmp_path):
     assert len({v["content_hash"] for v in versions} | {ap.content_hash}) == 3
     old = {v["superseded_by_run_id"]: v["body"] for v in versions}
     assert "Revised figures" not in old["night-3"] and "Revised figures" in old["night-4"]
+
+
+def test_retired_keys_warn_and_still_crawl_as_news(tmp_path, caplog):
+    """An older sources file (spider = "moscowtimes", newsmap, sitemap_index) stays valid."""
+    path = tmp_path / "old.toml"
+    path.write_text('[[source]]\nname = "mt"\nspider = "moscowtimes"\n'
+                    'feeds = ["https://www.themoscowtimes.com/rss/news"]\n'
+                    'newsmap = "https://static.themoscowtimes.com/sitemap/newsmap.xml"\n'
+                    'sitemap_index = "https://static.themoscowtimes.com/sitemap/sitemap.xml"\n',
+                    encoding="utf-8")
+    with caplog.at_level("WARNING", logger="spiders.sources"):
+        src = load_sources(path)["mt"]
+    assert src.spider == "news"
+    said = caplog.text
+    assert "spider = 'moscowtimes' is retired" in said
+    assert "'newsmap' is retired" in said and "'sitemap_index' is retired" in said
+    assert src.newsmap in src.discovery_urls and src.sitemap_index in src.discovery_urls

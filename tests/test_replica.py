@@ -784,3 +784,39 @@ def test_command_line_serves_until_stopped(articles_dir: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- how crawls reach it
+
+
+def test_production_code_imports_no_replica() -> None:
+    """The crawl, the pipelines, the ETL and the CLI run without the replica package: a source
+    with `replica = true` reaches it only through the download handler a Scrapy setting names."""
+    modules = ["spiders.run", "spiders.spiders.news", "spiders.pipelines", "spiders.middlewares",
+               "spiders.replica_routing", "spiders.settings", "etl.cli", "etl.load",
+               "etl.transform"]
+    code = ("import sys\n" + "".join(f"import {m}\n" for m in modules)
+            + "print(sorted(m for m in sys.modules if m.split('.')[0] == 'replica'))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
+    from spiders import settings
+
+    handler = settings.NIGHTDESK_REPLICA_HANDLER
+    module, _, name = handler.rpartition(".")
+    assert module.split(".")[0] == "replica"
+    assert getattr(__import__(module, fromlist=[name]), name).__name__ == name
+
+
+def test_the_package_does_not_ship_the_replica() -> None:
+    import fnmatch
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    setuptools = project["tool"]["setuptools"]
+    include = setuptools["packages"]["find"]["include"]
+    packages = [p.name for p in REPO.iterdir() if (p / "__init__.py").exists()]
+    shipped = {p for p in packages if any(fnmatch.fnmatch(p, pat) for pat in include)}
+    assert {"spiders", "etl"} <= shipped and "replica" not in shipped
+    assert "replica" not in setuptools.get("package-data", {})

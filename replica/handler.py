@@ -1,0 +1,31 @@
+"""The demo's way in: a Scrapy download handler that runs the replica inside the crawl.
+
+spiders/run.py names it (setting NIGHTDESK_REPLICA_HANDLER) for a source with `replica = true`;
+nothing in spiders/ or etl/ imports it, and the installed package does not ship replica/. The
+replica starts on 127.0.0.1 at a free port when the crawl opens and stops when it closes; the
+source's hosts (NIGHTDESK_REPLICA_HOSTS) are sent to it, everything else goes out untouched (and
+the address guard refuses it: a replica crawl stays local).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from replica.server import DEFAULT_NOW, ReplicaServer
+from spiders.replica_routing import ReplicaRoutingHandler
+
+
+class ReplicaDownloadHandler(ReplicaRoutingHandler):
+    DEFAULT_NOW = DEFAULT_NOW  # the replica's clock, for spiders/run.py's refusal of later windows
+
+    def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
+        now = crawler.settings.get("NIGHTDESK_REPLICA_NOW")
+        kwargs = {"now": datetime.fromisoformat(now)} if now else {}
+        self._server = ReplicaServer(**kwargs).start()
+        self._target = f"127.0.0.1:{self._server.port}"
+
+    async def close(self) -> None:
+        await super().close()
+        self._server.stop()
