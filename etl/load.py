@@ -177,7 +177,7 @@ def _safe_memory(fetched: pd.DataFrame, loaded: set[str], manifest: dict[str, An
 
 # Verdicts that say nothing about the site's health: they do not count towards the quarantine
 # share the check alarms on (a night of old pages listed as new is not a markup change).
-ROUTINE_REJECTS = ("out_of_window", "offsite", "duplicate")
+ROUTINE_REJECTS = ("out_of_window", "offsite", "duplicate", "robots")
 
 
 def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
@@ -207,7 +207,9 @@ def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
             problems.append(f"{article_id}: lake has {in_lake.get(article_id)}")
         if in_sql.get(article_id) != content_hash:
             problems.append(f"{article_id}: warehouse has {in_sql.get(article_id)}")
-    seen = sum(s.get("items", 0) + s.get("crawl_rejects", 0) for s in manifest["sources"].values())
+    # known and unchanged pages count as seen: a rerun that skips them all is not "all rejects"
+    seen = sum(s.get("items", 0) + s.get("crawl_rejects", 0) + s.get("known_skipped", 0)
+               for s in manifest["sources"].values())
     failed = int((~quarantine["reason"].isin(ROUTINE_REJECTS)).sum()) if len(quarantine) else 0
     share = failed / seen if seen else 0.0
     limit = max_quarantine_share()

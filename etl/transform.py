@@ -236,7 +236,8 @@ def _figures(stats: dict[str, Any], items: int, rejects: int) -> dict[str, Any]:
         return int(stats.get(key, 0) or 0)
 
     return {
-        "pages_fetched": n("nightdesk/article_requests") - n("nightdesk/article_failed"),
+        "pages_fetched": n("nightdesk/article_requests") - n("nightdesk/article_failed")
+        - n("nightdesk/article_robots"),
         "items": items,
         "crawl_rejects": rejects,
         "discovery_requests": n("nightdesk/discovery_requests"),

@@ -74,7 +74,8 @@ class VerdictPipeline:
         if refused:
             self._stat("not_article")
             spider.logger.info("not an article: %s (%s)", url, refused)
-            return reject("parse", "not_article", str(refused))
+            # the verdict without the slug the extractor may put in front of it
+            return reject("parse", "not_article", str(refused).removeprefix("not_article: "))
         record.pop("reject_reason", None)
         hint = page["hint"]
         record, day_only = self._dated(record, hint, spider)
@@ -123,11 +124,14 @@ class VerdictPipeline:
     @staticmethod
     def _dated(record: dict[str, Any], hint: Any, spider: Any) -> tuple[dict[str, Any], bool]:
         """The page's own dates in the source's timezone; the listing's when it has none
-        (a day-only listing gives the day's local midnight; the second value says so)."""
+        (a day-only listing gives the day's local midnight; the second value says so). A date
+        the page does not state (htmldate's guess from its text) yields to a listing's date:
+        the publisher's feed or sitemap says it outright."""
         for key in ("published_at", "modified_at"):
             if isinstance(record.get(key), datetime):
                 record[key] = disc.localize(record[key], spider.tz)
-        if record.get("published_at") is not None or hint.published is None:
+        guessed = str(record.get("published_at_from") or "").startswith("htmldate")
+        if hint.published is None or (record.get("published_at") is not None and not guessed):
             return record, False
         lo, _ = disc.span(hint.published, spider.tz)
         day_only = not isinstance(hint.published, datetime)

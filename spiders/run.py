@@ -215,7 +215,9 @@ def _figures(stats: dict[str, Any]) -> dict[str, Any]:
         "discovery_failed": n("nightdesk/discovery_failed"),
         "article_requests": n("nightdesk/article_requests"),
         "article_failed": n("nightdesk/article_failed"),
-        "pages_fetched": n("nightdesk/article_requests") - n("nightdesk/article_failed"),
+        "article_robots": n("nightdesk/article_robots"),
+        "pages_fetched": n("nightdesk/article_requests") - n("nightdesk/article_failed")
+        - n("nightdesk/article_robots"),
         "parse_failed": n("nightdesk/parse_failed"),
         "out_of_window": n("nightdesk/out_of_window"),
         "not_article": n("nightdesk/not_article"),
@@ -257,7 +259,8 @@ def _cause(out: Path) -> str:
     lines = rejects.read_text(encoding="utf-8").splitlines() if rejects.exists() else []
     for line in lines:
         row = json.loads(line)
-        if row.get("stage") not in ("discovery", "fetch"):
+        if row.get("stage") not in ("discovery", "fetch") or row.get("reason") in (
+                "robots", "offsite", "url_too_long", "max_urls"):
             continue
         why = str(row.get("detail") or row.get("reason") or "").removeprefix("IgnoreRequest: ")
         if row.get("reason") == "guard_refused" or why.startswith("address guard"):
@@ -298,8 +301,9 @@ def _judge(source: str, f: dict[str, Any], max_failed_share: float, out: Path) -
         )
     # A request the scheduler dropped calls no errback: its URL would otherwise leave no trace.
     lost = f["article_failed"] + f["parse_failed"] + f["requests_dropped"]
-    if f["article_requests"] and lost / f["article_requests"] > max_failed_share:
+    tried = f["article_requests"] - f["article_robots"]  # robots.txt-forbidden: never requested
+    if tried and lost / tried > max_failed_share:
         raise CrawlError(
-            f"crawl of {source}: {lost} of {f['article_requests']} article pages failed to fetch "
+            f"crawl of {source}: {lost} of {tried} article pages failed to fetch "
             f"or parse (limit {max_failed_share:.0%}){_cause(out)} {log_hint}"
         )

@@ -223,7 +223,7 @@ def _allowed_domain(entry: _Entry, value: object) -> str | None:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         parts = None
-    if parts is None or not parts.hostname or parts.path not in ("", "/") or parts.query:
+    if parts is None or not parts.hostname:  # a URL's path and query do not matter
         entry.problem("allowed_domains", f"{value!r} is not a host, host:port or site URL")
         return None
     return parts.netloc.rsplit("@", 1)[-1]

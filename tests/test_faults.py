@@ -165,7 +165,8 @@ def test_main_crawl_succeeds_and_accounts_for_every_article(main: Run) -> None:
     # all but the link to another host, rejected as off-site before any request
     requested = [e for e in main.site.entries.values() if e.fault.expect.stage != "discovery"]
     assert f["article_requests"] == len(requested)
-    assert f["article_requests"] == (f["items"] + f["article_failed"] + f["parse_failed"]
+    assert f["article_requests"] == (f["items"] + f["article_failed"] + f["article_robots"]
+                                     + f["parse_failed"]
                                      + f["not_article"] + f["out_of_window"])
     assert_accounted(main.folder)
     assert f["retries"] > 0 and f["robots_blocked"] == 1

@@ -503,8 +503,10 @@ class NewsSpider(scrapy.Spider):
 
     # -- articles -----------------------------------------------------------------------------
     def article_failed(self, failure: Failure) -> Iterator[Any]:
-        self._stat("article_failed")
         reason, detail = failure_reason(failure)
+        # robots.txt forbidding a page is the site's policy, not a failed fetch: it is a reject
+        # row, but does not count towards the crawl's failure share (nothing was requested)
+        self._stat("article_robots" if reason == "robots" else "article_failed")
         meta = failure.request.meta
         yield self.reject(failure.request.url, "fetch", reason, detail,
                           listed_url=meta.get("listed"), signal=meta.get("signal"))

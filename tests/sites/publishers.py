@@ -36,6 +36,19 @@ def page(shared: Path, ref: str) -> bytes:
     return gzip.decompress(path.read_bytes())
 
 
+def undated(shared: Path, ref: str) -> bytes:
+    """A page with no date anywhere: a saved page's expected title and body text (digits
+    dropped, so no date can be read or guessed from it) in plain markup. ref as for `page`,
+    from a set with expected.jsonl (readability, postlight)."""
+    corpus, name = ref.split(":", 1)
+    lines = (shared / "fixtures" / corpus / "expected.jsonl").read_text(encoding="utf-8")
+    rec = next(r for r in map(json.loads, lines.splitlines()) if r["id"] == name)
+    paras = [escape("".join(c for c in p if not c.isdigit())) for p in rec["body"].split("\n\n")]
+    title = escape("".join(c for c in rec["title"] if not c.isdigit()))
+    return (f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+            + "".join(f"<p>{p}</p>" for p in paras) + "</article></body></html>").encode()
+
+
 def fundus_pages(shared: Path) -> list[tuple[str, datetime]]:
     """Every fundus_en page with the publication time its manifest gives: [(ref, when)]."""
     manifest = json.loads((shared / "fixtures" / "fundus_en" / "manifest.json").read_text())
@@ -183,7 +196,7 @@ def three_publishers(shared: Path, bases: tuple[str, str, str]) -> list[Publishe
     d = _add(one, shared, "/us/ap-mexico.html", "fundus_en:us/APNews_2023_04_28",
              "out_of_window")
     one.disagreeing[d] = "2023-04-28"
-    e = _add(one, shared, "/opinion/aclu.html", "readability:aclu", "stored")
+    e = _add(one, shared, "/opinion/links.html", "readability:clean-links", "stored")
     one.no_date_pages.add(e)
     elsewhere = f"{feeds_base}/us/techcrunch.html"  # the other publisher: another port
     one.expect[elsewhere] = "offsite"
@@ -235,7 +248,9 @@ def three_publishers(shared: Path, bases: tuple[str, str, str]) -> list[Publishe
     o = _add(three, shared, "/culture/wired.html", "fundus_en:us/Wired_2024_04_28", "stored")
     p = _add(three, shared, "/science/quanta.html", "readability:quanta-1", "stored")
     three.no_date_pages.add(p)
-    q = _add(three, shared, "/archive/nytimes.html", "readability:nytimes-5", "no_date")
+    q = "/archive/nytimes.html"  # no date on the page or in its listing
+    three.routes[q] = Route(undated(shared, "readability:nytimes-5"))
+    three.expect[q] = "no_date"
     three.routes |= {
         "/sitemaps/index.xml": sitemap_index(maps_base, ["/sitemaps/news.xml",
                                                           "/sitemaps/pages.xml"]),
