@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import lxml.html
 from lxml import etree
@@ -32,12 +33,12 @@ _EMBED_CLASS = re.compile(r"twitter-tweet|instagram-media|tiktok-embed|fb-post|e
 
 @dataclass
 class Block:
-    kind: str  # p, head, item, quote, cell
+    kind: str  # p, head, item, quote, code
     text: str
     attrs: str  # the source element's class and id, as trafilatura kept them
     group: int = -1  # list items: which list they belong to
 
-    @property
+    @cached_property
     def words(self) -> int:
         return word_count(self.text)
 
@@ -85,7 +86,7 @@ def _blocks(body: etree._Element) -> list[Block]:
         elif tag in ("p", "head", "quote", "code"):
             value = _flat(child)
             if value:
-                blocks.append(Block(tag if tag != "code" else "p", value, _attrs(child)))
+                blocks.append(Block(tag, value, _attrs(child)))
     return blocks
 
 
@@ -189,9 +190,10 @@ def _is_prose(block: Block, article_attrs: str) -> bool:
 def _shouting(block: Block) -> bool:
     """'WHAT ARE CHINA'S OVERSEAS POLICE STATIONS?': an all-capitals line in running text is a
     cross-link or promo, not a paragraph."""
-    letters = [c for c in block.text if c.isalpha()]
-    return block.kind != "head" and block.words >= 4 and len(letters) >= 20 and \
-        all(c.isupper() for c in letters)
+    value = block.text
+    if block.kind == "head" or value.upper() != value or value.lower() == value:
+        return False  # a lower-case letter, or no cased letters at all (CJK)
+    return block.words >= 4 and sum(c.isalpha() for c in value) >= 20
 
 
 def _short_lists(blocks: list[Block]) -> set[int]:
@@ -249,7 +251,7 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
             teasers = True  # 'You might also like <teaser>...' glued into one block
             continue
         in_tail = before / total > 0.7
-        if block.kind != "head" and boilerplate.is_boilerplate_text(block.text):
+        if block.kind not in ("head", "code") and boilerplate.is_boilerplate_text(block.text):
             continue
         if in_tail and (boilerplate.is_tail_boilerplate(block.text) or
                         _author_bio(block.text, authors)):
@@ -258,8 +260,9 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
             continue
         if _byline_residue(block.text, authors) or (_shouting(block) and not shouting_ok):
             continue
-        if _CODE.search(block.text) and sum(block.text.count(c) for c in "{};") >= 2:
-            continue  # a script's text that leaked into the page
+        if block.kind != "code" and _CODE.search(block.text) and \
+                sum(block.text.count(c) for c in "{};") >= 2:
+            continue  # a script's text that leaked into the page (shown code is kept)
         half = len(block.text) // 2
         if len(block.text) > 20 and block.text[:half].strip() == block.text[half:].strip():
             continue  # 'Title Title': a teaser card that repeats its own headline
@@ -327,6 +330,9 @@ def title_keys(page: Page, headline: str) -> set[str]:
     return {k for k in (_key(v or "") for v in variants) if word_count(k) >= 3}
 
 
+PRIMARY_RECALL = True
+
+
 def extract_body(page: Page, titles: set[str], authors: list[str], *,
                  standfirst: str | None = None) -> tuple[list[str], str]:
     """The body's paragraphs, in order, each one line of text, and where they came from
@@ -336,11 +342,12 @@ def extract_body(page: Page, titles: set[str], authors: list[str], *,
     there), and the body starts where the page's own text does."""
     prose = prose_words(page.doc)
     source = "trafilatura"
-    blocks = _clean(run_trafilatura(page.doc, page.url), titles, authors)
+    blocks = _clean(run_trafilatura(page.doc, page.url, recall=PRIMARY_RECALL), titles, authors)
     if prose >= 150 and _words(blocks) < 0.4 * prose:
         # favor_recall sometimes settles on one small container (a lead block) of an article
         # split into several: a second opinion from the default heuristics.
-        again = _clean(run_trafilatura(page.doc, page.url, recall=False), titles, authors)
+        again = _clean(run_trafilatura(page.doc, page.url, recall=not PRIMARY_RECALL), titles,
+                       authors)
         if _words(again) >= 1.5 * _words(blocks):
             blocks, source = again, "trafilatura+default"
     extracted_len = sum(len(b.text) for b in blocks)
