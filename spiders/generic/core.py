@@ -85,14 +85,6 @@ def _floor_authors(floor: Floor) -> list[str]:
 def _published(page, floor: Floor, tz_name: str | None) -> tuple[datetime | None, str | None]:
     value, where = dates.find(page, "published", tz_name)
     if value is not None and where and where.startswith(_PRECISE_DATE):
-        # htmldate looks for the original publication; a stated date days later than the one
-        # it finds is usually the last update filed as published (or a republication).
-        day = floor.day
-        if day and day[:10] < (value.date() - timedelta(days=1)).isoformat():
-            try:
-                return _day(day, tz_name)
-            except ValueError:
-                pass
         return value, where
     day = floor.day  # no statement of ours: htmldate's reading of the page (as trafilatura's)
     if day and not (value is not None and value.date().isoformat() == day[:10]):
