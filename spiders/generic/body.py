@@ -82,7 +82,13 @@ def _blocks(body: etree._Element) -> list[Block]:
                     blocks.append(Block("item", value, _attrs(item) or _attrs(child),
                                         group=id(child)))
         elif tag == "table":
-            continue  # tables rarely hold prose; their cells read as noise
+            # One paragraph per row, cells joined by a space (a list article's table, a
+            # schedule); a row of links or a single short cell is dropped as navigation later.
+            for row in child.iter("row"):
+                cells = [_flat(c) for c in row if c.tag == "cell"]
+                value = " ".join(c for c in cells if c)
+                if value:
+                    blocks.append(Block("row", value, _attrs(child), group=id(child)))
         elif tag in ("p", "head", "quote", "code"):
             value = _flat(child)
             if value:
@@ -104,7 +110,7 @@ def run_trafilatura(doc: lxml.html.HtmlElement, url: str, *, recall: bool = True
 
     try:
         result = trafilatura.bare_extraction(
-            doc, url=url, with_metadata=False, include_comments=False, include_tables=False,
+            doc, url=url, with_metadata=False, include_comments=False, include_tables=True,
             include_images=False, include_links=False, deduplicate=False, favor_recall=recall)
     except Exception:  # a trafilatura bug on an odd tree: fall back to articleBody, or reject
         log.warning("trafilatura failed on %s", url, exc_info=True)
