@@ -271,12 +271,22 @@ def test_canonical_url_only_when_on_the_same_site():
 
 def test_boilerplate_paragraphs_are_dropped():
     junk = ["Sign up for our daily newsletter to get the best stories in your inbox.",
-            "Advertisement", "Photo: Jane Doe/Reuters", "Share this article",
-            "© 2024 Example News. All rights reserved."]
+            "Advertisement", "Photo: Jane Doe/Reuters", "Share this article"]
     html = article_html(ld=news_ld(), paragraphs=[*PARAS[:6], *junk, *PARAS[6:]])
     body = generic_extract(html, URL)["body"]
     assert all(j not in body for j in junk)
     assert body.split("\n\n") == PARAS
+
+
+def test_true_text_is_kept_embeds_closing_lines_and_shown_code():
+    closing = "© 2024 The Associated Press. All rights reserved."
+    tweet = ('<blockquote class="twitter-tweet"><p>The council has voted to approve the revised '
+             "budget after weeks of debate, the mayor said on Tuesday evening.</p></blockquote>")
+    html = article_html(ld=news_ld(), paragraphs=[*PARAS, closing]).replace(
+        f"<p>{PARAS[3]}</p>", f"<p>{PARAS[3]}</p>{tweet}")
+    body = generic_extract(html, URL)["body"].split("\n\n")
+    assert body[-1] == closing
+    assert any(p.startswith("The council has voted to approve") for p in body)
 
 
 def test_dispatch_by_host():

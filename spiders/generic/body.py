@@ -26,9 +26,6 @@ from spiders.htmltools import text
 log = logging.getLogger(__name__)
 _WS = re.compile(r"\s+")
 _WORDS = re.compile(r"\w+")
-# Embeds that are someone else's words (tweets, posts), not the article's.
-_EMBED_CLASS = re.compile(r"twitter-tweet|instagram-media|tiktok-embed|fb-post|embed",
-                          re.IGNORECASE)
 
 
 @dataclass
@@ -262,11 +259,11 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
         if in_tail and (boilerplate.is_tail_boilerplate(block.text) or
                         _author_bio(block.text, authors)):
             continue
-        if boilerplate.is_boilerplate_class(block.attrs) or _EMBED_CLASS.search(block.attrs):
+        if boilerplate.is_boilerplate_class(block.attrs):
             continue
         if _byline_residue(block.text, authors) or (_shouting(block) and not shouting_ok):
             continue
-        if block.kind != "code" and _CODE.search(block.text) and \
+        if block.kind == "p" and _CODE.search(block.text) and \
                 sum(block.text.count(c) for c in "{};") >= 2:
             continue  # a script's text that leaked into the page (shown code is kept)
         half = len(block.text) // 2
