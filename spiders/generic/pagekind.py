@@ -57,15 +57,25 @@ def has_article_evidence(page: Page) -> bool:
 
 
 def link_text(page: Page) -> set[str]:
-    """The text of every teaser-like link (3 to 40 words: a headline, not a menu item, and not
-    a whole article some sites wrap in a link), whitespace collapsed; read before the body is
+    """The text of every link of up to 40 words (a menu item or a teaser headline, not a whole
+    article some sites wrap in a link), whitespace collapsed; read before the body is
     extracted."""
     texts = set()
     for a in page.doc.iter("a"):
         words = (a.text_content() or "").split()
-        if 3 <= len(words) <= 40:
+        if 1 <= len(words) <= 40:
             texts.add(" ".join(words))
     return texts
+
+
+def _linked_words(paragraphs: list[str], joined: str, links: set[str]) -> int:
+    """Body words that are link text: paragraphs that are a whole link, or link texts of 2+
+    words found as whole words inside a paragraph trafilatura glued together (each text
+    counted once)."""
+    whole = sum(word_count(p) for p in paragraphs if " ".join(p.split()) in links)
+    inside = sum(word_count(t) for t in links if len(t.split()) >= 2 and t in joined and
+                 re.search(rf"(?<!\w){re.escape(t)}(?!\w)", joined))
+    return max(whole, inside)
 
 
 def verdict(page: Page, paragraphs: list[str], title: str = "") -> str | None:
@@ -74,8 +84,7 @@ def verdict(page: Page, paragraphs: list[str], title: str = "") -> str | None:
     if title:
         joined = joined.replace(" ".join(title.split()), " ")  # the headline alone is no body
     words = word_count(joined)
-    # Words that are the text of the page's teaser links (each text counted once).
-    linked = min(words, sum(word_count(t) for t in page.link_text if t in joined))
+    linked = min(words, _linked_words(paragraphs, joined, page.link_text))
     evidence = has_article_evidence(page)
     if words < MIN_WORDS or (words - linked < MIN_WORDS and evidence):
         return f"no body ({words - linked} words besides links and the headline)"
@@ -91,7 +100,7 @@ def verdict(page: Page, paragraphs: list[str], title: str = "") -> str | None:
     if words < CAPTION_WORDS and (og_type.startswith("video") or types & _VIDEO_TYPES):
         return f"video or gallery page ({words} words of text)"
     listing = types & _LISTING_TYPES or og_type in ("website", "profile", "object")
-    if listing and linked >= 0.95 * words:
+    if listing and linked >= 0.8 * words:
         # A page that says it is a front or a collection, whose "body" is its teaser cards
         # (other pages' headlines). Without that statement, a list of links is an article.
         kind = sorted(types & _LISTING_TYPES)[0] if types & _LISTING_TYPES else "listing"
