@@ -289,6 +289,13 @@ def test_true_text_is_kept_embeds_closing_lines_and_shown_code():
     assert any(p.startswith("The council has voted to approve") for p in body)
 
 
+def test_a_paragraph_the_article_repeats_is_kept():
+    refrain = "We will not stop until every street in this city is safe again, the mayor said."
+    paragraphs = [*PARAS[:4], refrain, *PARAS[4:8], refrain, *PARAS[8:]]
+    body = generic_extract(article_html(ld=news_ld(), paragraphs=paragraphs), URL)["body"]
+    assert body.split("\n\n") == paragraphs
+
+
 def test_dispatch_by_host():
     assert site_for("https://www.theguardian.com/world/2024/feb/24/x") is None
     assert site_for("https://www.themoscowtimes.com/2022/01/31/x-a1") is moscowtimes

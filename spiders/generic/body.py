@@ -218,7 +218,7 @@ def _is_title(key: str, titles: set[str]) -> bool:
 
 
 def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Block]:
-    """Drop the headline repeated, boilerplate by text and by class, teaser runs, repeats.
+    """Drop the headline repeated, boilerplate by text and by class, teaser runs.
 
     `titles`: _key()s of the page's headline variants (JSON-LD, og:, <title>, h1)."""
     total = sum(b.words for b in blocks) or 1
@@ -227,7 +227,6 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
     shouting_ok = sum(_shouting(b) for b in blocks) > len(blocks) / 2
     attrs_seen: dict[str, int] = {}
     out: list[Block] = []
-    seen: set[str] = set()
     done = 0
     teasers = False  # after "More from ...", "Related", "Read more": until prose resumes
     for i, block in enumerate(blocks):
@@ -269,9 +268,8 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
         half = len(block.text) // 2
         if len(block.text) > 20 and block.text[:half].strip() == block.text[half:].strip():
             continue  # 'Title Title': a teaser card that repeats its own headline
-        if key in seen and block.words > 3:
-            continue
-        seen.add(key)
+        # A paragraph the page repeats stays: articles repeat lines (a refrain, a quoted
+        # statement), and the shingle scores cannot see the difference either way.
         out.append(block)
         if block.kind == "p" and block.words >= 12:
             attrs_seen[block.attrs] = attrs_seen.get(block.attrs, 0) + 1
