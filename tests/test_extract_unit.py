@@ -389,6 +389,15 @@ def test_text_without_spaces_is_counted_by_characters(paragraphs, lang):
     assert row["body"].split("\n\n") == paragraphs
 
 
+def test_capitals_inside_cjk_text_are_not_shouting():
+    from spiders.generic.body import Block, _shouting
+
+    assert _shouting(Block("p", "WHAT ARE CHINA'S OVERSEAS POLICE STATIONS AND WHY NOW?", ""))
+    chinese = ("DNC建立在神经网络的概念之上，神经网络可以模拟人类思想活动的方式。"
+               "这种AI技术很适合与机器习得配套使用。")
+    assert not _shouting(Block("p", chinese, ""))
+
+
 def test_word_count_and_sentence_end_by_script():
     from spiders.generic.pagekind import SENTENCE_END, word_count
 

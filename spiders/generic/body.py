@@ -196,7 +196,9 @@ def _shouting(block: Block) -> bool:
     value = block.text
     if block.kind == "head" or value.upper() != value or value.lower() == value:
         return False  # a lower-case letter, or no cased letters at all (CJK)
-    return block.words >= 4 and sum(c.isalpha() for c in value) >= 20
+    # Capitals in text of a script without case ('DNC' and 'AI' in Chinese) are not shouting.
+    return block.words >= 4 and sum(c.upper() != c.lower() for c in value) >= 20 and \
+        sum(c.isalpha() and c.upper() == c.lower() for c in value) < 5
 
 
 def _short_lists(blocks: list[Block]) -> set[int]:
