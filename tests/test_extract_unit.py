@@ -389,6 +389,13 @@ def test_text_without_spaces_is_counted_by_characters(paragraphs, lang):
     assert row["body"].split("\n\n") == paragraphs
 
 
+def test_cjk_paragraph_naming_the_author_is_not_a_byline():
+    from spiders.generic.body import _byline_residue
+
+    assert _byline_residue("By Jane Doe, Staff Writer", ["Jane Doe"])
+    assert not _byline_residue("記者の松村太郎は、" + CJK[1], ["松村太郎"])
+
+
 def test_capitals_inside_cjk_text_are_not_shouting():
     from spiders.generic.body import Block, _shouting
 

@@ -158,11 +158,11 @@ def _ld_paragraphs(raw: str) -> list[str]:
 def _byline_residue(text: str, authors: list[str]) -> bool:
     """'Fouzia Van Der Fort|Published', 'By Jane Doe, Staff Writer': a short block that is the
     byline again (an author's name and little else)."""
-    words = text.split()
-    if len(words) > 14:
+    words = word_count(text)  # by characters in CJK: one 'word' by spaces is a paragraph
+    if words > 14:
         return False
     low = text.casefold()
-    return any(a.casefold() in low and len(words) <= len(a.split()) + 6 for a in authors)
+    return any(a.casefold() in low and words <= word_count(a) + 6 for a in authors)
 
 
 def _author_bio(text: str, authors: list[str]) -> bool:
