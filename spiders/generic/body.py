@@ -215,8 +215,8 @@ def _is_title(key: str, titles: set[str]) -> bool:
     """The headline again, alone or behind a kicker ('Politics The presidential ...')."""
     if key in titles:
         return True
-    n = len(key.split())
-    return any(key.endswith(t) and n <= len(t.split()) + 3 for t in titles)
+    n = word_count(key)
+    return any(key.endswith(t) and n <= word_count(t) + 3 for t in titles)
 
 
 def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Block]:
