@@ -29,9 +29,9 @@ FLOORS: dict[str, dict[str, float]] = {
     "fundus_en": {"f1": 0.97, "title": 0.85, "authors": 0.93, "day": 0.98,
                   "date": 0.97},  # measured .977 .869 .940 1.0 .988
     "fundus_ru": {"f1": 0.97, "title": 1.0, "authors": 1.0, "day": 1.0,
-                  "date": 1.0},  # measured .981 1 1 1 1
+                  "date": 1.0},  # measured .979 1 1 1 1
     "readability": {"f1": 0.93, "title": 0.68, "authors": 0.68,
-                    "day": 0.88},  # measured .944 .699 .701 .906
+                    "day": 0.88},  # measured .945 .699 .701 .906
     "htmldate": {"day": 0.88},  # measured .900
     "postlight": {"title": 0.84, "authors": 0.52, "day": 0.87},  # measured .858 .535 .891
 }
@@ -109,4 +109,4 @@ def test_cjk_pages_are_articles_with_bodies(scores):
     assert len(cjk) >= 40
     assert not [s.key for s in cjk if s.error and s.page.set_name != "htmldate"]
     bodies = [s for s in cjk if s.f1 is not None]
-    assert bodies and sum(s.f1 for s in bodies) / len(bodies) >= 0.9
+    assert bodies and sum(s.f1 for s in bodies) / len(bodies) >= 0.97  # measured .985
