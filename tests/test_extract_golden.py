@@ -110,3 +110,23 @@ def test_cjk_pages_are_articles_with_bodies(scores):
     assert not [s.key for s in cjk if s.error and s.page.set_name != "htmldate"]
     bodies = [s for s in cjk if s.f1 is not None]
     assert bodies and sum(s.f1 for s in bodies) / len(bodies) >= 0.97  # measured .985
+
+
+@pytest.mark.parametrize("args", [[], ["--half", "check"], ["--pages"],
+                                  ["--extractor", "nightdesk", "--extractor", "generic"]])
+def test_benchmark_command_line(capsys, args):
+    """The benchmark's flags (docs/extraction.md), on the two fundus_ru pages."""
+    import json
+
+    from bench.extraction import main
+
+    root = str(fixtures_dir() / "fundus_ru")
+    assert main(["--root", root, *args]) == 0
+    table = capsys.readouterr().out
+    assert "fundus_ru" in table and "body F1" in table and "lang:ru" in table
+    assert main(["--root", root, "--json", *args]) == 0
+    data = json.loads(capsys.readouterr().out)
+    halves = ["check"] if args[:2] == ["--half", "check"] else ["tune", "check"]
+    assert data["halves"] == halves and data["pages_total"] == 2
+    ours = data["groups"]["fundus_ru"]["check"]["nightdesk"]
+    assert ours["pages"] == 2 and ours["f1"] >= 0.97 and ours["title"] == 1.0
