@@ -12,7 +12,7 @@ from spiders.extract import SITE_PARSERS, extract, generic_extract, site_for
 from spiders.generic.authors import split_byline
 from spiders.generic.dates import parse_datetime
 from spiders.htmltools import NotAnArticle
-from spiders.sites import moscowtimes, theguardian
+from spiders.sites import moscowtimes
 
 URL = "https://news.example.com/2024/03/10/council-votes-on-budget"
 KEYS = {"site_id", "url", "title", "subtitle", "authors", "published_at", "published_at_from",
@@ -271,24 +271,38 @@ def test_canonical_url_only_when_on_the_same_site():
 
 def test_boilerplate_paragraphs_are_dropped():
     junk = ["Sign up for our daily newsletter to get the best stories in your inbox.",
-            "Advertisement", "Photo: Jane Doe/Reuters", "Share this article",
-            "© 2024 Example News. All rights reserved."]
+            "Advertisement", "Photo: Jane Doe/Reuters", "Share this article"]
     html = article_html(ld=news_ld(), paragraphs=[*PARAS[:6], *junk, *PARAS[6:]])
     body = generic_extract(html, URL)["body"]
     assert all(j not in body for j in junk)
     assert body.split("\n\n") == PARAS
 
 
+def test_true_text_is_kept_embeds_closing_lines_and_shown_code():
+    closing = "© 2024 The Associated Press. All rights reserved."
+    tweet = ('<blockquote class="twitter-tweet"><p>The council has voted to approve the revised '
+             "budget after weeks of debate, the mayor said on Tuesday evening.</p></blockquote>")
+    html = article_html(ld=news_ld(), paragraphs=[*PARAS, closing]).replace(
+        f"<p>{PARAS[3]}</p>", f"<p>{PARAS[3]}</p>{tweet}")
+    body = generic_extract(html, URL)["body"].split("\n\n")
+    assert body[-1] == closing
+    assert any(p.startswith("The council has voted to approve") for p in body)
+
+
+def test_a_paragraph_the_article_repeats_is_kept():
+    refrain = "We will not stop until every street in this city is safe again, the mayor said."
+    paragraphs = [*PARAS[:4], refrain, *PARAS[4:8], refrain, *PARAS[8:]]
+    body = generic_extract(article_html(ld=news_ld(), paragraphs=paragraphs), URL)["body"]
+    assert body.split("\n\n") == paragraphs
+
+
 def test_dispatch_by_host():
-    assert site_for("https://www.theguardian.com/world/2024/feb/24/x") is theguardian
+    assert site_for("https://www.theguardian.com/world/2024/feb/24/x") is None
     assert site_for("https://www.themoscowtimes.com/2022/01/31/x-a1") is moscowtimes
     assert site_for(URL) is None
     assert all(hasattr(s, attr) for s in SITE_PARSERS
                for attr in ("NAME", "HOSTS", "ALLOWED_DOMAINS", "TIMEZONE", "site_id", "parse"))
     assert extract(article_html(ld=news_ld()), URL, timezone="UTC")["site_id"] is None
-    assert theguardian.site_id("https://www.theguardian.com/world/2024/feb/24/x-y") == \
-        "world/2024/feb/24/x-y"
-    assert theguardian.site_id("https://www.theguardian.com/world") is None
 
 
 # --- not articles ------------------------------------------------------------------------------
@@ -310,7 +324,6 @@ def _front(og_type: str = "website", ld: object | None = None) -> str:
     ("\x00\x01 garbage bytes", "no body"),
     (_front(), "listing page"),
     (_front(og_type="", ld={"@type": "CollectionPage", "name": "World"}), "CollectionPage page"),
-    (_front(og_type=""), "listing page"),
     ('<html><head><title>Watch: the council vote</title><meta property="og:type" '
      'content="video.other"></head><body><h1>Watch: the council vote</h1><video src="v.mp4">'
      "</video><p>Watch the vote.</p></body></html>", "no body"),
@@ -343,6 +356,9 @@ def _listicle() -> str:
 
 
 def test_a_listed_page_is_an_article_until_proven_otherwise():
+    # Nothing says this run of teaser links is not an article: it is kept, as trafilatura would.
+    links_only = generic_extract(_front(og_type=""), URL)
+    assert links_only["reject_reason"] is None and "Council story number 7" in links_only["body"]
     row = generic_extract(_listicle(), URL)
     assert row["reject_reason"] is None
     assert row["title"] == "Ten things the budget changes"
@@ -373,6 +389,22 @@ def test_text_without_spaces_is_counted_by_characters(paragraphs, lang):
     assert row["body"].split("\n\n") == paragraphs
 
 
+def test_cjk_paragraph_naming_the_author_is_not_a_byline():
+    from spiders.generic.body import _byline_residue
+
+    assert _byline_residue("By Jane Doe, Staff Writer", ["Jane Doe"])
+    assert not _byline_residue("記者の松村太郎は、" + CJK[1], ["松村太郎"])
+
+
+def test_capitals_inside_cjk_text_are_not_shouting():
+    from spiders.generic.body import Block, _shouting
+
+    assert _shouting(Block("p", "WHAT ARE CHINA'S OVERSEAS POLICE STATIONS AND WHY NOW?", ""))
+    chinese = ("DNC建立在神经网络的概念之上，神经网络可以模拟人类思想活动的方式。"
+               "这种AI技术很适合与机器习得配套使用。")
+    assert not _shouting(Block("p", chinese, ""))
+
+
 def test_word_count_and_sentence_end_by_script():
     from spiders.generic.pagekind import SENTENCE_END, word_count
 
@@ -384,10 +416,10 @@ def test_word_count_and_sentence_end_by_script():
 
 
 def test_a_site_parser_that_declines_hands_the_page_to_the_generic_path():
-    url = "https://www.theguardian.com/world/2024/mar/10/council-votes-on-budget"
+    url = "https://www.themoscowtimes.com/2024/03/10/council-votes-on-budget-a90000"
     html = article_html(ld=news_ld(author={"@type": "Person", "name": "Jane Doe"}))
     with pytest.raises(NotAnArticle):
-        theguardian.parse(html, url)  # not the Guardian's layout
+        moscowtimes.parse(html, url)  # not the site's layout
     row = extract(html, url)
     assert row["reject_reason"] is None and row["authors"] == ["Jane Doe"]
     assert row["body"].split("\n\n") == PARAS

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import lxml.html
 from lxml import etree
@@ -25,19 +26,16 @@ from spiders.htmltools import text
 log = logging.getLogger(__name__)
 _WS = re.compile(r"\s+")
 _WORDS = re.compile(r"\w+")
-# Embeds that are someone else's words (tweets, posts), not the article's.
-_EMBED_CLASS = re.compile(r"twitter-tweet|instagram-media|tiktok-embed|fb-post|embed",
-                          re.IGNORECASE)
 
 
 @dataclass
 class Block:
-    kind: str  # p, head, item, quote, cell
+    kind: str  # p, head, item, quote, code
     text: str
     attrs: str  # the source element's class and id, as trafilatura kept them
     group: int = -1  # list items: which list they belong to
 
-    @property
+    @cached_property
     def words(self) -> int:
         return word_count(self.text)
 
@@ -81,11 +79,17 @@ def _blocks(body: etree._Element) -> list[Block]:
                     blocks.append(Block("item", value, _attrs(item) or _attrs(child),
                                         group=id(child)))
         elif tag == "table":
-            continue  # tables rarely hold prose; their cells read as noise
+            # One paragraph per row, cells joined by a space (a list article's table, a
+            # schedule); a row of links or a single short cell is dropped as navigation later.
+            for row in child.iter("row"):
+                cells = [_flat(c) for c in row if c.tag == "cell"]
+                value = " ".join(c for c in cells if c)
+                if value:
+                    blocks.append(Block("row", value, _attrs(child), group=id(child)))
         elif tag in ("p", "head", "quote", "code"):
             value = _flat(child)
             if value:
-                blocks.append(Block(tag if tag != "code" else "p", value, _attrs(child)))
+                blocks.append(Block(tag, value, _attrs(child)))
     return blocks
 
 
@@ -103,7 +107,7 @@ def run_trafilatura(doc: lxml.html.HtmlElement, url: str, *, recall: bool = True
 
     try:
         result = trafilatura.bare_extraction(
-            doc, url=url, with_metadata=False, include_comments=False, include_tables=False,
+            doc, url=url, with_metadata=False, include_comments=False, include_tables=True,
             include_images=False, include_links=False, deduplicate=False, favor_recall=recall)
     except Exception:  # a trafilatura bug on an odd tree: fall back to articleBody, or reject
         log.warning("trafilatura failed on %s", url, exc_info=True)
@@ -154,11 +158,11 @@ def _ld_paragraphs(raw: str) -> list[str]:
 def _byline_residue(text: str, authors: list[str]) -> bool:
     """'Fouzia Van Der Fort|Published', 'By Jane Doe, Staff Writer': a short block that is the
     byline again (an author's name and little else)."""
-    words = text.split()
-    if len(words) > 14:
+    words = word_count(text)  # by characters in CJK: one 'word' by spaces is a paragraph
+    if words > 14:
         return False
     low = text.casefold()
-    return any(a.casefold() in low and len(words) <= len(a.split()) + 6 for a in authors)
+    return any(a.casefold() in low and words <= word_count(a) + 6 for a in authors)
 
 
 def _author_bio(text: str, authors: list[str]) -> bool:
@@ -189,9 +193,12 @@ def _is_prose(block: Block, article_attrs: str) -> bool:
 def _shouting(block: Block) -> bool:
     """'WHAT ARE CHINA'S OVERSEAS POLICE STATIONS?': an all-capitals line in running text is a
     cross-link or promo, not a paragraph."""
-    letters = [c for c in block.text if c.isalpha()]
-    return block.kind != "head" and block.words >= 4 and len(letters) >= 20 and \
-        all(c.isupper() for c in letters)
+    value = block.text
+    if block.kind == "head" or value.upper() != value or value.lower() == value:
+        return False  # a lower-case letter, or no cased letters at all (CJK)
+    # Capitals in text of a script without case ('DNC' and 'AI' in Chinese) are not shouting.
+    return block.words >= 4 and sum(c.upper() != c.lower() for c in value) >= 20 and \
+        sum(c.isalpha() and c.upper() == c.lower() for c in value) < 5
 
 
 def _short_lists(blocks: list[Block]) -> set[int]:
@@ -208,12 +215,12 @@ def _is_title(key: str, titles: set[str]) -> bool:
     """The headline again, alone or behind a kicker ('Politics The presidential ...')."""
     if key in titles:
         return True
-    n = len(key.split())
-    return any(key.endswith(t) and n <= len(t.split()) + 3 for t in titles)
+    n = word_count(key)
+    return any(key.endswith(t) and n <= word_count(t) + 3 for t in titles)
 
 
 def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Block]:
-    """Drop the headline repeated, boilerplate by text and by class, teaser runs, repeats.
+    """Drop the headline repeated, boilerplate by text and by class, teaser runs.
 
     `titles`: _key()s of the page's headline variants (JSON-LD, og:, <title>, h1)."""
     total = sum(b.words for b in blocks) or 1
@@ -222,7 +229,6 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
     shouting_ok = sum(_shouting(b) for b in blocks) > len(blocks) / 2
     attrs_seen: dict[str, int] = {}
     out: list[Block] = []
-    seen: set[str] = set()
     done = 0
     teasers = False  # after "More from ...", "Related", "Read more": until prose resumes
     for i, block in enumerate(blocks):
@@ -249,23 +255,23 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
             teasers = True  # 'You might also like <teaser>...' glued into one block
             continue
         in_tail = before / total > 0.7
-        if block.kind != "head" and boilerplate.is_boilerplate_text(block.text):
+        if block.kind not in ("head", "code") and boilerplate.is_boilerplate_text(block.text):
             continue
         if in_tail and (boilerplate.is_tail_boilerplate(block.text) or
                         _author_bio(block.text, authors)):
             continue
-        if boilerplate.is_boilerplate_class(block.attrs) or _EMBED_CLASS.search(block.attrs):
+        if boilerplate.is_boilerplate_class(block.attrs):
             continue
         if _byline_residue(block.text, authors) or (_shouting(block) and not shouting_ok):
             continue
-        if _CODE.search(block.text) and sum(block.text.count(c) for c in "{};") >= 2:
-            continue  # a script's text that leaked into the page
+        if block.kind == "p" and _CODE.search(block.text) and \
+                sum(block.text.count(c) for c in "{};") >= 2:
+            continue  # a script's text that leaked into the page (shown code is kept)
         half = len(block.text) // 2
         if len(block.text) > 20 and block.text[:half].strip() == block.text[half:].strip():
             continue  # 'Title Title': a teaser card that repeats its own headline
-        if key in seen and block.words > 3:
-            continue
-        seen.add(key)
+        # A paragraph the page repeats stays: articles repeat lines (a refrain, a quoted
+        # statement), and the shingle scores cannot see the difference either way.
         out.append(block)
         if block.kind == "p" and block.words >= 12:
             attrs_seen[block.attrs] = attrs_seen.get(block.attrs, 0) + 1
@@ -327,6 +333,9 @@ def title_keys(page: Page, headline: str) -> set[str]:
     return {k for k in (_key(v or "") for v in variants) if word_count(k) >= 3}
 
 
+PRIMARY_RECALL = True
+
+
 def extract_body(page: Page, titles: set[str], authors: list[str], *,
                  standfirst: str | None = None) -> tuple[list[str], str]:
     """The body's paragraphs, in order, each one line of text, and where they came from
@@ -336,11 +345,12 @@ def extract_body(page: Page, titles: set[str], authors: list[str], *,
     there), and the body starts where the page's own text does."""
     prose = prose_words(page.doc)
     source = "trafilatura"
-    blocks = _clean(run_trafilatura(page.doc, page.url), titles, authors)
+    blocks = _clean(run_trafilatura(page.doc, page.url, recall=PRIMARY_RECALL), titles, authors)
     if prose >= 150 and _words(blocks) < 0.4 * prose:
         # favor_recall sometimes settles on one small container (a lead block) of an article
         # split into several: a second opinion from the default heuristics.
-        again = _clean(run_trafilatura(page.doc, page.url, recall=False), titles, authors)
+        again = _clean(run_trafilatura(page.doc, page.url, recall=not PRIMARY_RECALL), titles,
+                       authors)
         if _words(again) >= 1.5 * _words(blocks):
             blocks, source = again, "trafilatura+default"
     extracted_len = sum(len(b.text) for b in blocks)

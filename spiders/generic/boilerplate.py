@@ -34,8 +34,6 @@ _TEXT = re.compile(r"""^(?:
     (?:share|email|print|copy\s+link|tweet|comment|comments|bookmark|save|listen(?:\s+to\s+(?:this\s+)?article)?|
        share\s+(?:this|on|via).{0,60}|\d+\s+comments?|view\s+comments|leave\s+a\s+comment.{0,60}|
        join\s+the\s+(?:conversation|discussion).{0,120}|show\s+comments|hide\s+comments)|
-    (?:©|\(c\)|copyright\s*(?:©|\(c\)|\d{4})).{0,200}|all\s+rights\s+reserved.{0,120}|
-    .{0,80}\ball\s+rights\s+reserved\.?|
     (?:photo|image|picture|video|graphic|illustration|file\s+photo|credit|source)s?\s*(?::|by\b|credit\b).{0,160}|
     \(?(?:photo|image|picture)\s*:.{0,120}\)?|
     (?:getty\s+images|reuters|ap\s+photo|afp(?:\s+via\s+getty\s+images)?|shutterstock|alamy|epa|pa(?:\s+media|\s+wire)?)\.?|

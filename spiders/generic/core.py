@@ -53,6 +53,7 @@ _CALENDAR = re.compile(
     r"september|october|november|december)\b", re.IGNORECASE)
 
 
+_SEPARATOR = re.compile(r"[|\-–—:·•»]")
 _TITLE_TAIL = re.compile(r"\s*(?:[|\-–—:·•»]|\s-\s)\s*\S")
 
 
@@ -62,10 +63,13 @@ def _title(page, floor: Floor) -> tuple[str | None, str | None]:
     wording), or ours is trafilatura's plus a separated tail ('Headline - The New York Times':
     trafilatura cut that tail off as the site's name)."""
     ours = metadata.title(page)
-    theirs = floor.title
     if not ours:
-        return theirs, "trafilatura" if theirs else None
-    if theirs and theirs != ours and theirs in (text(h) for h in page.doc.iter("h1")):
+        return floor.title, "trafilatura" if floor.title else None
+    other_h1 = {text(h) for h in page.doc.iter("h1")} - {ours, ""}
+    if not other_h1 and not _SEPARATOR.search(ours):
+        return ours, "page"  # neither rule can apply: spare trafilatura's JSON-LD pass
+    theirs = floor.title
+    if theirs and theirs != ours and theirs in other_h1:
         return theirs, "trafilatura+h1"
     if theirs and len(theirs) < len(ours) and ours.startswith(theirs) and \
             pagekind.word_count(theirs) >= 2 and _TITLE_TAIL.match(ours[len(theirs):]):

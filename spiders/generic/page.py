@@ -63,15 +63,26 @@ def types_of(obj: dict[str, Any]) -> set[str]:
 
 
 def parse_document(html: str) -> lxml.html.HtmlElement:
+    """The tree trafilatura itself would build (its load_html: the same parser options, plus its
+    repairs of doctypes libxml2 mishandles), so the floor is computed on the page trafilatura
+    sees; lxml's document parser when trafilatura finds no tree."""
     if not html or not html.strip():
         raise NotAnArticle("empty page")
+    doc = None
     try:
+        from trafilatura.utils import load_html
+
+        doc = load_html(html)
+    except Exception:  # a trafilatura bug on odd input: parse it ourselves
+        doc = None
+    if doc is None or doc.tag != "html":
         try:
-            doc = lxml.html.document_fromstring(html, parser=_PARSER)
-        except ValueError:  # a str with an XML encoding declaration: lxml wants bytes
-            doc = lxml.html.document_fromstring(html.encode("utf-8"), parser=_PARSER)
-    except (lxml.etree.ParserError, ValueError) as exc:
-        raise NotAnArticle(f"unparseable HTML: {exc}") from None
+            try:
+                doc = lxml.html.document_fromstring(html, parser=_PARSER)
+            except ValueError:  # a str with an XML encoding declaration: lxml wants bytes
+                doc = lxml.html.document_fromstring(html.encode("utf-8"), parser=_PARSER)
+        except (lxml.etree.ParserError, ValueError) as exc:
+            raise NotAnArticle(f"unparseable HTML: {exc}") from None
     if doc is None or len(doc) == 0:
         raise NotAnArticle("empty page")
     return doc

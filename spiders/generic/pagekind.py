@@ -1,8 +1,9 @@
 """Is this page an article? A listed page is one until proven otherwise.
 
 A page is refused only when there is nothing to extract: no body at all, a block or consent wall
-(its few lines ask for cookies or JavaScript), or a page that says it is not an article (a
-listing, a video) and whose "body" is nothing but links or a caption. Everything else, however
+(its few lines ask for cookies or JavaScript), or a page that says it is not an article (og:type
+website or a JSON-LD CollectionPage/ItemList; a video) and whose "body" is nothing but teaser
+links or a caption. Everything else, however
 short, list-like or oddly typed (og:type website is common on real articles), is an article.
 The verdict is a short string that becomes the record's reject_reason ("not_article: ...").
 
@@ -56,14 +57,25 @@ def has_article_evidence(page: Page) -> bool:
 
 
 def link_text(page: Page) -> set[str]:
-    """The text of every link (teaser cards, menus), whitespace collapsed; read before the body
-    is extracted."""
+    """The text of every link of up to 40 words (a menu item or a teaser headline, not a whole
+    article some sites wrap in a link), whitespace collapsed; read before the body is
+    extracted."""
     texts = set()
     for a in page.doc.iter("a"):
-        value = " ".join((a.text_content() or "").split())
-        if value:
-            texts.add(value)
+        words = (a.text_content() or "").split()
+        if 1 <= len(words) <= 40:
+            texts.add(" ".join(words))
     return texts
+
+
+def _linked_words(paragraphs: list[str], joined: str, links: set[str]) -> int:
+    """Body words that are link text: paragraphs that are a whole link, or link texts of 2+
+    words found as whole words inside a paragraph trafilatura glued together (each text
+    counted once)."""
+    whole = sum(word_count(p) for p in paragraphs if " ".join(p.split()) in links)
+    inside = sum(word_count(t) for t in links if len(t.split()) >= 2 and t in joined and
+                 re.search(rf"(?<!\w){re.escape(t)}(?!\w)", joined))
+    return max(whole, inside)
 
 
 def verdict(page: Page, paragraphs: list[str], title: str = "") -> str | None:
@@ -72,8 +84,7 @@ def verdict(page: Page, paragraphs: list[str], title: str = "") -> str | None:
     if title:
         joined = joined.replace(" ".join(title.split()), " ")  # the headline alone is no body
     words = word_count(joined)
-    # Words that are the text of the page's links: menus, teaser cards (each text counted once).
-    linked = min(words, sum(word_count(t) for t in page.link_text if t in joined))
+    linked = min(words, _linked_words(paragraphs, joined, page.link_text))
     evidence = has_article_evidence(page)
     if words < MIN_WORDS or (words - linked < MIN_WORDS and evidence):
         return f"no body ({words - linked} words besides links and the headline)"
@@ -88,8 +99,10 @@ def verdict(page: Page, paragraphs: list[str], title: str = "") -> str | None:
     og_type = (page.meta("og:type") or "").lower()
     if words < CAPTION_WORDS and (og_type.startswith("video") or types & _VIDEO_TYPES):
         return f"video or gallery page ({words} words of text)"
-    if linked >= 0.8 * words:
-        # The "body" is the teaser cards of a section front or tag page: other pages' headlines.
+    listing = types & _LISTING_TYPES or og_type in ("website", "profile", "object")
+    if listing and linked >= 0.8 * words:
+        # A page that says it is a front or a collection, whose "body" is its teaser cards
+        # (other pages' headlines). Without that statement, a list of links is an article.
         kind = sorted(types & _LISTING_TYPES)[0] if types & _LISTING_TYPES else "listing"
         return f"{kind} page ({linked} of {words} body words are link text)"
     return None
