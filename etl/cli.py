@@ -8,7 +8,7 @@ import logging
 import sys
 from datetime import UTC, datetime, timedelta
 
-from etl import config
+from etl import config, runids
 
 
 def run(start: str, end: str, *, sources_file: str, data_dir: str, warehouse_url: str,
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="fetch every article of the window again (ignore what was fetched)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config.mask_logs()
 
     if args.day:
         start, end = _day_window(args.day)
@@ -65,12 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--start needs --end")
     data = config.data_dir(args.data_dir)
     url = config.warehouse_url(args.warehouse, data)
-    run_id = args.run_id or f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
+    run_id = args.run_id or runids.cli_run_id()
     result = run(start, end, sources_file=str(config.sources_file(args.sources)),
                  data_dir=str(data), warehouse_url=url, run_id=run_id, only=args.source,
                  refetch=args.refetch)
     print(json.dumps(result, indent=1, default=str))
-    print(f"lake: {data / 'lake' / 'articles'}\nwarehouse: {url}", file=sys.stderr)
+    print(f"lake: {data / 'lake' / 'articles'}\nwarehouse: {config.masked(url)}", file=sys.stderr)
     return 0
 
 

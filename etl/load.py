@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from etl import clusters, lake, warehouse
+from etl import clusters, lake, runids, warehouse
 from etl.config import max_quarantine_share, utc, window_label
 from etl.transform import staged_partitions, staging_dir
 
@@ -107,14 +107,25 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
     partitions, quarantine, manifest = _staged(data_dir, start, end)
     eng = warehouse.engine(warehouse_url)
     warehouse.create_schema(eng)
+    with eng.begin() as conn:
+        done = _already_loaded(conn, run_id, start, end, partitions, manifest)
+    if done is not None:  # a retry must change nothing, not even the run's figures
+        log.info("run %s already loaded this window's content; nothing to do", run_id)
+    else:
+        figures = _load(eng, start, end, partitions, quarantine, manifest, run_id)
+    with eng.connect() as conn:  # the lake's rows name the runs the warehouse recorded
+        runids.align_lake(data_dir, partitions, conn)
+    eng.dispose()
+    if done is not None:
+        return done
+    log.info("warehouse load figures: %s", json.dumps(figures, sort_keys=True))
+    return figures
+
+
+def _load(eng: sa.Engine, start: datetime, end: datetime, partitions: list[Path],
+          quarantine: pd.DataFrame, manifest: dict[str, Any], run_id: str) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with eng.begin() as conn:
-        done = conn.execute(
-            sa.select(warehouse.runs).where(warehouse.runs.c.run_id == run_id)
-        ).mappings().all()
-        if done:  # this run's load committed already: a retry must change nothing
-            log.info("run %s already loaded; nothing to do", run_id)
-            return {row["source"]: {k: row[k] for k in warehouse.RUN_FIGURES} for row in done}
         warehouse.upsert_quarantine(conn, quarantine, run_id)
         finished = datetime.now(UTC)
         if manifest["fetched"] is not None:
@@ -139,9 +150,29 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
             }
             warehouse.record_run(conn, row)
             figures[source] = {k: row[k] for k in warehouse.RUN_FIGURES}
-    eng.dispose()
-    log.info("warehouse load figures: %s", json.dumps(figures, sort_keys=True))
     return figures
+
+
+def _already_loaded(conn: sa.Connection, run_id: str, start: datetime, end: datetime,
+                    partitions: list[Path], manifest: dict[str, Any]
+                    ) -> dict[str, Any] | None:
+    """The figures this run recorded for this window, if its load committed and the warehouse
+    still holds exactly the staged content; else None (load). The run id alone is never enough:
+    a run id given again for another window, or a window transformed again under the same run
+    id (a cleared Airflow task), is loaded."""
+    runs = warehouse.runs
+    done = conn.execute(sa.select(runs).where(
+        runs.c.run_id == run_id, runs.c.interval_start == start, runs.c.interval_end == end,
+    )).mappings().all()
+    if not done or not set(manifest["sources"]) <= {row["source"] for row in done}:
+        return None
+    staged = _staged_keys(partitions)
+    stored = warehouse.lookup(conn, "article_id", staged["article_id"].tolist())
+    held = dict(zip(stored["article_id"], stored["content_hash"], strict=True))
+    if any(held.get(a) != h for a, h in zip(staged["article_id"], staged["content_hash"],
+                                             strict=True)):
+        return None
+    return {row["source"]: {k: row[k] for k in warehouse.RUN_FIGURES} for row in done}
 
 
 def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,

@@ -22,7 +22,7 @@ def report(data_dir: str, warehouse_url: str, last: int = 14) -> str:
             sa.select(warehouse.runs).order_by(warehouse.runs.c.finished_at.desc()).limit(last)
         ).mappings().all()
     eng.dispose()
-    lines.append(f"warehouse: {warehouse_url}  ({n} articles, {q} quarantined)")
+    lines.append(f"warehouse: {config.masked(warehouse_url)}  ({n} articles, {q} quarantined)")
     lines.append("latest runs (newest first):")
     lines.append(f"  {'source':<12} {'interval_start':<20} {'mode':<8} {'pages':>5} {'items':>5} "
                  f"{'rej':>4} {'dup':>4} {'ins':>4} {'upd':>4} {'same':>4}  run_id")
