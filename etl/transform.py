@@ -67,7 +67,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        # An escaped lone surrogate (a hostile page's URL) cannot become an Arrow string.
+        return [_scrub(json.loads(line)) if "\\ud" in line.lower() else json.loads(line)
+                for line in fh if line.strip()]
 
 
 def _spans(path: Path, rows: int) -> list[tuple[int, int, int]]:
@@ -200,6 +202,7 @@ def _process_chunk(chunk: _Chunk) -> _Result:
         return items, quarantine, None, {}
     cleaned = clean(raw)
     counts = {k: int(cleaned.attrs.get(k, 0)) for k in CLEANED}
+    cleaned.attrs.clear()  # pandas deep-copies attrs into every frame derived from this one
     valid, invalid = split_valid(cleaned)
     quarantine += _quarantine_rows(invalid, raw)
     if valid.empty:

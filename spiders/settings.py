@@ -84,8 +84,14 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 HTTPCACHE_ENABLED = False
 
-# Items leave through feed exports configured per run by spiders/run.py (always overwrite).
+# Items leave through feed exports configured per run by spiders/run.py (always overwrite),
+# made encodable first (lone surrogates would make the UTF-8 export drop the item).
+ITEM_PIPELINES = {"spiders.pipelines.EncodableText": 100}
 FEED_EXPORT_ENCODING = "utf-8"
+# URLs over 2,083 characters are fetched, not dropped without a trace by Scrapy's
+# UrlLengthMiddleware: the ETL quarantines the article with its reason (etl/schema.py's URL
+# limit), so every listed URL ends in a row.
+URLLENGTH_LIMIT = 0
 FEED_STORE_EMPTY = True
 
 EXTENSIONS = {
