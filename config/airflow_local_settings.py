@@ -27,8 +27,6 @@ def serve_logs_on_host(port: int | None = None) -> None:
     own process, so replacing uvicorn.run there touches nothing else."""
     import uvicorn
 
-    from airflow.utils.serve_logs import core
-
     run = uvicorn.run
 
     def bound(app: object, **options: object) -> None:

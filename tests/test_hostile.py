@@ -14,6 +14,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -254,8 +255,8 @@ def everything_hostile() -> list[dict[str, Any]]:
 @pytest.mark.postgres
 # No shrinking: a failure prints its example at once (shrinking nights took minutes). A longer
 # hunt: NIGHTDESK_HYPOTHESIS_EXAMPLES=200.
-@settings(max_examples=int(os.environ.get("NIGHTDESK_HYPOTHESIS_EXAMPLES", "5")), deadline=None, database=None,
-          phases=[Phase.explicit, Phase.reuse, Phase.generate],
+@settings(max_examples=int(os.environ.get("NIGHTDESK_HYPOTHESIS_EXAMPLES", "5")),
+          deadline=None, database=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(records=st.lists(hostile_record(), min_size=1, max_size=4))
