@@ -37,6 +37,8 @@ from etl.schema import (
     is_valid_text,
 )
 from spiders.run import window_dir
+from tests.sites import hostile_site as site
+from tests.sites.server import SiteServer
 
 START = datetime(2022, 1, 31, 2, tzinfo=UTC)
 END = START + timedelta(days=1)
@@ -311,3 +313,72 @@ def test_the_issue_cases_land_where_they_should(pg_url, tmp_path, monkeypatch):
         == records[4]["url"]  # the whole URL, 10,000 characters
     assert "published_at is in the future" in why[records[5]["article_id"]]
     assert why[records[7]["article_id"]] == "published_at is missing or unreadable"
+
+
+# -- the hostile site ---------------------------------------------------------------------------
+
+@pytest.mark.postgres
+def test_a_hostile_site_night_succeeds_and_every_bad_page_has_a_row(tmp_path, pg_url):
+    """A real crawl of tests/sites/hostile_site.py on 127.0.0.1 (a made-up host routed to the
+    server, as for every test site), then the night into SQLite (`nightdesk run`'s own steps)
+    and the same staged window into PostgreSQL. Good pages are stored; each bad one is stored
+    clean or has a quarantine row saying why; every listed URL ends in exactly one row."""
+    from etl.cli import run
+
+    base = "https://www.hostile-news.example"
+    pages = {p.key: p for p in site.pages(base)}
+    with SiteServer({}) as server:
+        server.routes.update(site.build_routes(base))
+        sources = tmp_path / "sources.toml"
+        sources.write_text("\n".join([
+            "[[source]]", 'name = "hostile"', 'spider = "news"', f'feeds = ["{base}/feed.xml"]',
+            f'replica_addr = "{server.addr}"', "[source.politeness]", "download_delay = 0.0",
+            "autothrottle = false", "concurrent_requests_per_domain = 8", "retry_times = 0",
+            "download_timeout = 20"]) + "\n", encoding="utf-8")
+        sqlite = _sqlite(tmp_path)
+        result = run(site.START.isoformat(), site.END.isoformat(), sources_file=str(sources),
+                     data_dir=str(tmp_path), warehouse_url=sqlite, run_id=runids.cli_run_id())
+    assert result["check"]["problems"] == []
+    # The same staged window into PostgreSQL: the loads and the check a night runs there.
+    load.load_warehouse(site.START, site.END, data_dir=tmp_path, warehouse_url=pg_url,
+                        run_id=result["run_id"])
+    assert load.check(site.START, site.END, data_dir=tmp_path,
+                      warehouse_url=pg_url)["problems"] == []
+
+    stored_ok = {f"good-{i}" for i in range(site.GOOD)} | {
+        "controls", "surrogates", "no-date", "modified-9999", "modified-0001", "long-2050"}
+    quarantined = {"huge-title": "title is longer than 1,000 characters",
+                   "long-2100": "url", "long-5000": "url", "long-10000": "url"}
+    assert stored_ok | set(quarantined) == set(pages)
+    in_lake = {r["url"]: r for r in lake_rows(tmp_path).values()}
+    for url in (sqlite, pg_url):
+        eng = warehouse.engine(url)
+        with eng.connect() as conn:
+            stored = {r["url"]: {k: norm(r[k]) for k in FIELD_NAMES} for r in conn.execute(
+                sa.select(warehouse.articles)).mappings()}
+            rows = [dict(r) for r in conn.execute(sa.select(warehouse.quarantine)).mappings()]
+            memory = {r.url for r in conn.execute(sa.select(warehouse.crawl_state.c.url))}
+        eng.dispose()
+        assert stored == in_lake  # identical in lake and warehouse
+        listed = [site.url(base, p) for p in pages.values()]
+        for key, page in pages.items():  # every listed URL: exactly one row
+            address = site.url(base, page)
+            held = [r for r in rows if r["url"] == address]
+            assert (address in stored) + len(held) == 1, key
+            if key in quarantined:
+                assert quarantined[key] in held[0]["reason"], (key, held[0]["reason"])
+        assert set(stored) <= set(listed)
+        for row in stored.values():
+            assert_valid(row)
+        by_key = {k: stored[site.url(base, p)] for k, p in pages.items()
+                  if site.url(base, p) in stored}
+        assert set(by_key) == stored_ok
+        assert by_key["controls"]["title"] == "Controls in the title"
+        assert by_key["controls"]["authors"] == ["Ann Smith"]
+        assert by_key["controls"]["description"] == "Desc end"
+        assert "\ufffd" in by_key["surrogates"]["title"]
+        assert by_key["no-date"]["published_at"] == pd.Timestamp(site.PUBLISHED)
+        assert by_key["modified-9999"]["modified_at"] is None
+        assert by_key["modified-0001"]["modified_at"] is None
+        assert site.url(base, pages["long-2050"]) in memory  # a 2,050-character crawl memory
+    assert result["transform"]["sources"]["hostile"]["cleaned_chars"] > 0
