@@ -11,10 +11,17 @@ load, warehouse load, check. The hostile-site tests crawl a real HTTP server on 
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
+import logging
 import math
 import os
+import re
+import socket
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,16 +34,20 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from etl import lake, load, runids, transform, warehouse
+from etl import config, fsutil, lake, load, report, runids, transform, warehouse
 from etl.schema import (
+    CRAWL_STATE_LIMITS,
     FIELD_NAMES,
     FIELDS,
     QUARANTINE_LIMITS,
+    RUN_ID_CHARS,
+    SOURCE_CHARS,
     TITLE_CHARS,
     URL_CHARS,
     is_valid_text,
 )
 from spiders.run import window_dir
+from tests.conftest import REPO
 from tests.sites import hostile_site as site
 from tests.sites.server import SiteServer
 
@@ -382,3 +393,207 @@ def test_a_hostile_site_night_succeeds_and_every_bad_page_has_a_row(tmp_path, pg
         assert by_key["modified-0001"]["modified_at"] is None
         assert site.url(base, pages["long-2050"]) in memory  # a 2,050-character crawl memory
     assert result["transform"]["sources"]["hostile"]["cleaned_chars"] > 0
+
+
+# -- run ids and idempotency --------------------------------------------------------------------
+
+def test_cli_run_ids_are_unique_even_in_the_same_microsecond():
+    now = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
+    ids = {runids.cli_run_id(now) for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(re.fullmatch(r"cli__2026-12-07T11:00:00\.000000Z__[0-9a-f]{8}", i) for i in ids)
+
+
+def _runs(url: str) -> list[tuple[str, datetime]]:
+    eng = warehouse.engine(url)
+    with eng.connect() as conn:
+        rows = conn.execute(sa.select(warehouse.runs.c.run_id, warehouse.runs.c.interval_start,
+                                      warehouse.runs.c.inserted)).all()
+    eng.dispose()
+    return sorted((r[0], norm(r[1]), r[2]) for r in rows)
+
+
+def test_a_load_is_skipped_only_for_the_same_windows_same_content(tmp_path):
+    url = _sqlite(tmp_path)
+    land(tmp_path, [good_record(1)])
+    night(tmp_path, [url], "reused")
+    figures = load.load_warehouse(START, END, data_dir=tmp_path, warehouse_url=url,
+                                  run_id="reused")  # a retry: same window, same content
+    assert figures[SOURCE]["inserted"] == 1  # the first load's figures, not a second count
+    assert _runs(url) == [("reused", norm(START), 1)]
+    # The same run id again for the window, its content changed (transform re-run): loaded.
+    land(tmp_path, [good_record(1) | {"title": "Changed headline"}, good_record(2)])
+    night(tmp_path, [url], "reused")
+    assert warehouse_rows(url, [f"{SOURCE}:1"])[f"{SOURCE}:1"]["title"] == "Changed headline"
+    assert _runs(url) == [("reused", norm(START), 1)]  # inserted 1 (story 2), updated 1
+
+
+def test_a_run_id_given_again_for_another_window_loads_and_records_both(tmp_path, monkeypatch):
+    url = _sqlite(tmp_path)
+    first, second = START, END
+    land(tmp_path, [good_record(1)])
+    night(tmp_path, [url], "reused")
+    monkeypatch.setattr(sys.modules[__name__], "START", END)
+    monkeypatch.setattr(sys.modules[__name__], "END", END + timedelta(days=1))
+    land(tmp_path, [good_record(2) | {"published_at": "2022-02-01T12:00:00+00:00",
+                                      "crawled_at": "2022-02-02T03:00:00+00:00"}])
+    night(tmp_path, [url], "reused")  # was "already loaded", then a failed check forever
+    assert set(warehouse_rows(url, [f"{SOURCE}:1", f"{SOURCE}:2"])) == {f"{SOURCE}:1",
+                                                                       f"{SOURCE}:2"}
+    assert [r[:2] for r in _runs(url)] == [("reused", norm(first)), ("reused", norm(second))]
+
+
+def test_lake_rows_do_not_keep_a_killed_runs_id(tmp_path):
+    """Run A dies after its lake load; run B reruns the window: lake and warehouse both name B,
+    the run the warehouse recorded."""
+    url = _sqlite(tmp_path)
+    land(tmp_path, [good_record(1), good_record(2)])
+    transform.transform(START, END, sources=[SOURCE], data_dir=tmp_path, warehouse_url=url)
+    load.load_lake(START, END, data_dir=tmp_path, run_id="killed")  # ... and then killed
+    night(tmp_path, [url], "rerun")
+    lake_ids = {a: (r["first_run_id"], r["last_run_id"]) for a, r in lake_rows(tmp_path).items()}
+    assert lake_ids == {f"{SOURCE}:1": ("rerun", "rerun"), f"{SOURCE}:2": ("rerun", "rerun")}
+    assert lake_rows(tmp_path) == warehouse_rows(url, list(lake_ids))
+    files = {p: p.stat().st_mtime_ns for p in (tmp_path / "lake" / "articles").rglob("*.parquet")}
+    night(tmp_path, [url], "third")  # agreeing stores: nothing rewritten
+    assert files == {p: p.stat().st_mtime_ns
+                     for p in (tmp_path / "lake" / "articles").rglob("*.parquet")}
+
+
+# -- limits, passwords, work folders, log servers ----------------------------------------------
+
+def test_no_sql_column_is_narrower_than_the_schema_allows():
+    """A value the schema accepts is never refused by a sink: declared lengths (PostgreSQL
+    enforces them, SQLite does not) are at least the schema's limits; over-long text is TEXT."""
+    limits = {("articles", f.name): f.max_chars for f in FIELDS}
+    limits |= {("article_versions", f.name): f.max_chars for f in FIELDS}
+    limits |= {("quarantine", c): n for c, n in QUARANTINE_LIMITS.items()}
+    limits |= {("crawl_state", c): n for c, n in CRAWL_STATE_LIMITS.items()}
+    limits |= {("runs", "source"): SOURCE_CHARS, ("quarantine", "url_hash"): 64}
+    for table in warehouse.metadata.sorted_tables:
+        for column in table.columns:
+            length = getattr(column.type, "length", None)
+            if length is None or column.name == "mode":  # mode: "live" or "replica", ours
+                continue
+            if column.name in ("run_id", "last_run_id", "superseded_by_run_id"):
+                assert length >= RUN_ID_CHARS, (table.name, column.name)
+                continue
+            limit = limits.get((table.name, column.name))
+            assert limit is not None and limit <= length, (table.name, column.name, length)
+
+
+def test_passwords_are_masked_in_printed_urls_and_logs(pg_url, tmp_path, caplog):
+    secret = "pa:ss@w0rd"
+    with_password = pg_url.replace("postgres@", f"postgres:{secret.replace('@', '%40')}@")
+    assert "***" in config.masked(with_password) and "w0rd" not in config.masked(with_password)
+    assert config.masked("redis://:hunter2@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+    assert config.masked("postgresql://u@h/db?password=x&sslmode=require") == \
+        "postgresql://u@h/db?password=***&sslmode=require"
+    assert config.masked("sqlite:////tmp/w.db") == "sqlite:////tmp/w.db"
+    printed = report.report(str(tmp_path), with_password)  # trust auth: the password is unused
+    assert "***" in printed and "w0rd" not in printed
+    handler = logging.StreamHandler(io.StringIO())
+    logging.getLogger().addHandler(handler)
+    try:
+        config.mask_logs()
+        logging.getLogger("nightdesk.test").warning("connecting to %s", with_password)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert "w0rd" not in handler.stream.getvalue() and "***" in handler.stream.getvalue()
+
+
+def test_a_killed_transforms_work_folder_is_swept_a_live_one_is_not(tmp_path):
+    url = _sqlite(tmp_path)
+    land(tmp_path, [good_record(1)])
+    staging = transform.staging_dir(tmp_path, START, END).parent
+    staging.mkdir(parents=True)
+    dead = staging / ".tmp-window=X-deadbeef"
+    (dead / "parts").mkdir(parents=True)
+    live = fsutil.work_dir(staging / "window=Y")  # held by this process, as a running transform
+    old = time.time() - 2 * fsutil.GRACE_S
+    for folder in (dead, live):
+        os.utime(folder, (old, old))
+    try:
+        transform.transform(START, END, sources=[SOURCE], data_dir=tmp_path, warehouse_url=url)
+        assert not dead.exists() and live.exists()
+        assert not list(staging.glob(".tmp-*"))[1:]  # only the live one is left
+    finally:
+        fsutil.release(live)
+
+
+def test_the_task_log_server_listens_on_loopback_only(tmp_path):
+    """Airflow's log server (scheduler, triggerer, Celery worker), started as Airflow starts it
+    in a component's process, with this repo as AIRFLOW_HOME (config/airflow_local_settings)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = ("import sys; sys.argv = ['airflow', 'triggerer']; import airflow.settings\n"
+            "from airflow.utils.serve_logs import serve_logs\n"
+            f"serve_logs({port})\n")
+    env = dict(os.environ, AIRFLOW_HOME=str(REPO), PYTHONPATH=str(REPO),
+               AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path / 'airflow.db'}",
+               AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(tmp_path / "logs"))
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 60
+        while not _listening(port) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert _listening(port) == {"127.0.0.1"}
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+    assert f"task log server on 127.0.0.1:{port}" in output
+
+
+def _listening(port: int) -> set[str]:
+    """Local addresses with a listening TCP socket on `port` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                raw = bytes.fromhex(address)
+                if width == 8:
+                    found.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
+                else:
+                    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                    found.add(socket.inet_ntop(socket.AF_INET6, words))
+    return found
+
+
+# -- migration 0003 ------------------------------------------------------------------------------
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_migration_0003_keeps_quarantine_and_runs_rows(dialect, pg_url, tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    url = pg_url if dialect == "postgresql" else _sqlite(tmp_path)
+    cfg = Config(str(REPO / "alembic.ini"))
+    cfg.attributes["configure_logger"] = False
+    eng = warehouse.engine(url)
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+    when = "'2022-01-31 02:00:00+00'"
+    with eng.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO quarantine (source, url, stage, reason, interval_start, interval_end, "
+            f"seen_at, run_id) VALUES ('s', 'https://x/é', 'fetch', 'http_404', {when}, {when}, "
+            f"{when}, 'r0')"))
+        conn.execute(sa.text(
+            "INSERT INTO runs (run_id, source, interval_start, interval_end, pages_fetched, "
+            "items, rejected, duplicates, unchanged, inserted, updated, discovery_requests, "
+            f"article_requests, known_skipped, requests, started_at, finished_at) VALUES ('r0', "
+            f"'s', {when}, {when}, 1, 1, 0, 0, 0, 1, 0, 1, 1, 0, 2, {when}, {when})"))
+    warehouse.create_schema(eng)  # head
+    with eng.connect() as conn:
+        q = conn.execute(sa.text("SELECT url, url_hash, reason FROM quarantine")).all()
+        runs = conn.execute(sa.text("SELECT run_id, inserted FROM runs")).all()
+    eng.dispose()
+    assert [tuple(r) for r in q] == [
+        ("https://x/é", hashlib.sha256("https://x/é".encode()).hexdigest(), "http_404")]
+    assert [tuple(r) for r in runs] == [("r0", 1)]
