@@ -61,17 +61,30 @@ def align_lake(data_dir: str | Path, partitions: list[Path], conn: sa.Connection
             truth = _stored_runs(conn, ids.to_pylist())
             if truth.empty:
                 continue
+            # The ids and run ids first: the whole partition only when they differ.
+            keys = pq.read_table(path, columns=["article_id", *RUN_COLUMNS])
+            if _agree(keys, truth):
+                continue
             table = pq.read_table(path, schema=arrow_schema(for_files=True))
-            at = pc.index_in(table["article_id"],
-                             value_set=pa.array(truth["article_id"], pa.string()))
-            changed = False
-            for name in RUN_COLUMNS:
-                wanted = pc.coalesce(pa.array(truth[name], pa.string()).take(at), table[name])
-                if not pc.all(pc.equal(wanted, table[name])).as_py():
-                    table = table.set_column(table.schema.get_field_index(name),
-                                             table.schema.field(name), wanted)
-                    changed = True
-            if changed:
-                lake.write_atomic(table, path)
-                rewritten += 1
+            lake.write_atomic(_aligned(table, truth), path)
+            rewritten += 1
     return rewritten
+
+
+def _wanted(table: pa.Table, truth: pd.DataFrame) -> dict[str, pa.ChunkedArray]:
+    """Each run column as the warehouse has it (the lake's own where the warehouse lacks a row)."""
+    at = pc.index_in(table["article_id"], value_set=pa.array(truth["article_id"], pa.string()))
+    return {name: pc.coalesce(pa.array(truth[name], pa.string()).take(at), table[name])
+            for name in RUN_COLUMNS}
+
+
+def _agree(table: pa.Table, truth: pd.DataFrame) -> bool:
+    return all(pc.all(pc.equal(wanted, table[name])).as_py()
+               for name, wanted in _wanted(table, truth).items())
+
+
+def _aligned(table: pa.Table, truth: pd.DataFrame) -> pa.Table:
+    for name, wanted in _wanted(table, truth).items():
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, table.schema.field(name), wanted)
+    return table
