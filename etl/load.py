@@ -102,7 +102,9 @@ def load_lake(start: str | datetime, end: str | datetime, *, data_dir: str | Pat
 
 def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
                    warehouse_url: str, run_id: str) -> dict[str, Any]:
-    """Articles, quarantine and the runs rows of this run, in ONE transaction."""
+    """Articles, quarantine and the runs rows of this run, in ONE transaction; nothing when this
+    run has loaded this window's same content already. Then the window's lake rows take the run
+    ids the warehouse recorded (etl/runids.py)."""
     start, end = utc(start), utc(end)
     partitions, quarantine, manifest = _staged(data_dir, start, end)
     eng = warehouse.engine(warehouse_url)
