@@ -1,8 +1,10 @@
 """A hostile news site for tests/test_hostile.py: good articles beside pages built to break a night.
 
-Served by tests/sites/server.py on 127.0.0.1 at a random port; the pages' URLs carry that host
-and port (no routing), so the crawl runs with NIGHTDESK_ALLOWED_ADDRESSES=127.0.0.1. Every page
-is made here; nothing is copied from elsewhere. The hostile pages hold, in every text field they
+Served by tests/sites/server.py on 127.0.0.1 at a random port. The pages' URLs name a made-up
+host that the source's `replica_addr` routes to the server, as for tests/sites/news_site.py:
+with 127.0.0.1:PORT in the URLs the news spider refuses every article as "not under
+allowed_domains" (it compares host:port with host names; a crawl-side matter). Every page is made
+here; nothing is copied from elsewhere. The hostile pages hold, in every text field they
 can reach (title, authors, description, body; through HTML and through JSON-LD escapes): NUL and
 other C0 controls, lone surrogates, a 1 MB title, no date at all, dates in year 9999 and 0001,
 and URLs of 2,000 to 10,000 characters.
