@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from etl import clusters, lake, runids, warehouse
+from etl.clean import clean_quarantine
 from etl.config import max_quarantine_share, utc, window_label
 from etl.transform import staged_partitions, staging_dir
 
@@ -38,7 +39,8 @@ def _staged(data_dir: str | Path, start: datetime, end: datetime):
     folder = staging_dir(data_dir, start, end)
     if not (folder / "manifest.json").exists():
         raise FileNotFoundError(f"nothing staged for {window_label(start, end)}: run transform")
-    quarantine = pq.read_table(folder / "quarantine.parquet").to_pandas()
+    # Valid and within limits even when staged by an older release (a rerun after an upgrade).
+    quarantine = clean_quarantine(pq.read_table(folder / "quarantine.parquet").to_pandas())
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     fetched = folder / "fetched.parquet"
     manifest["fetched"] = pq.read_table(fetched).to_pandas() if fetched.exists() else None
