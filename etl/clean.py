@@ -15,7 +15,19 @@ import numpy as np
 import pandas as pd
 
 from etl.neardup import word_table
-from etl.schema import LIST_FIELDS, TIMESTAMP_FIELDS
+from etl.schema import (
+    CRAWL_STATE_LIMITS,
+    EARLIEST,
+    FIELDS,
+    FUTURE_SLACK,
+    ID_CHARS,
+    LIST_FIELDS,
+    QUARANTINE_LIMITS,
+    TIMESTAMP_FIELDS,
+    cut,
+    is_valid_text,
+    valid_text,
+)
 from spiders.urls import canonical_key
 
 # Blocks that are never article text, whatever the parser let through. Per source, searched in
@@ -43,6 +55,74 @@ _SINGLE_LINE = ("title", "subtitle", "section", "language", "description", "imag
                 "image_caption", "image_credits", "url")
 _BYLINE_PREFIX = re.compile(r"^\s*by\s+", re.IGNORECASE)
 _SPLIT_AUTHORS = re.compile(r"\s*(?:,|\band\b|&)\s*", re.IGNORECASE)
+
+
+_STR_FIELDS = tuple(f.name for f in FIELDS if f.kind == "str" and f.origin == "crawl")
+# What valid_text changes, as RE2 sees it: Arrow strings are UTF-8 and hold no surrogates.
+_INVALID_RE2 = "[\\x00-\\x08\\x0b-\\x1f\\r]"
+
+
+def _invalid(s: pd.Series) -> np.ndarray:
+    """Rows of a text column holding what valid_text changes: in Arrow (RE2, ~3x Python's re)
+    when the column is Arrow-backed, else one Python check per value."""
+    if isinstance(s.array, pd.arrays.ArrowStringArray):
+        return s.str.contains(_INVALID_RE2, regex=True, na=False).to_numpy(bool)
+    return np.array([isinstance(v, str) and not is_valid_text(v) for v in s.to_numpy(object)],
+                    dtype=bool)
+
+
+def valid_texts(df: pd.DataFrame) -> int:
+    """Make every crawl text of `df` valid text (etl.schema.valid_text), in place; returns the
+    characters removed or replaced."""
+    changed = 0
+    for col in _STR_FIELDS:
+        if col not in df:
+            continue
+        bad = _invalid(df[col])
+        if bad.any():
+            column = df[col].astype(object)
+            fixed = [valid_text(v) for v in column[bad]]
+            column[bad] = [v for v, _ in fixed]
+            df[col] = column
+            changed += sum(n for _, n in fixed)
+    for col in LIST_FIELDS:
+        if col not in df:
+            continue
+
+        def one(value: object) -> object:
+            nonlocal changed
+            if not isinstance(value, list | tuple) or all(
+                    not isinstance(v, str) or is_valid_text(v) for v in value):
+                return value
+            out = []
+            for v in value:
+                if isinstance(v, str):
+                    v, n = valid_text(v)
+                    changed += n
+                out.append(v)
+            return out
+
+        df[col] = df[col].map(one)
+    return changed
+
+
+def drop_bogus_dates(df: pd.DataFrame) -> int:
+    """Optional instants outside the valid range (etl.schema: 1990 to a day after the crawl,
+    e.g. a CMS's 0001-01-01 default) become null with their provenance; returns how many. A
+    required one stays: validation quarantines its row."""
+    dropped = 0
+    for f in FIELDS:
+        if f.kind != "timestamp" or f.required or f.name not in df:
+            continue
+        when = df[f.name]
+        bogus = when.notna() & ((when < EARLIEST) | (when > df["crawled_at"] + FUTURE_SLACK)
+                                | df["crawled_at"].isna())
+        if bogus.any():
+            df.loc[bogus, f.name] = pd.NaT
+            if f"{f.name}_from" in df:
+                df.loc[bogus, f"{f.name}_from"] = None
+            dropped += int(bogus.sum())
+    return dropped
 
 
 def repair_unicode(s: pd.Series) -> pd.Series:
@@ -189,7 +269,10 @@ def content_hash(df: pd.DataFrame) -> pd.Series:
 
 
 def clean(raw: pd.DataFrame) -> pd.DataFrame:
+    """The cleaned frame; `attrs` count what was made valid: characters of text
+    ("cleaned_chars") and optional dates out of range ("dropped_dates")."""
     df = raw.copy()
+    cleaned_chars = valid_texts(df)
     for col in _TEXT_FIELDS:
         present = df[col].notna()
         df.loc[present, col] = repair_unicode(df.loc[present, col].astype("str"))
@@ -214,8 +297,44 @@ def clean(raw: pd.DataFrame) -> pd.DataFrame:
     code = r"^([a-z]{2})(?:[-_][a-z0-9]+)*$"
     lang = df["language"].astype("str").str.lower().str.extract(code)[0]
     df["language"] = lang.where(lang.notna(), None)
+    dropped_dates = drop_bogus_dates(df)
     df["word_count"] = word_count(df["body"])
     df["content_hash"] = content_hash(df)
     df["url_key"] = df["url"].map(canonical_key, na_action="ignore").astype("str")
     df["duplicate_of"] = None
+    df.attrs.update(cleaned_chars=cleaned_chars, dropped_dates=dropped_dates)
     return df
+
+
+def _fit(frame: pd.DataFrame, limits: dict[str, int]) -> pd.DataFrame:
+    """Every bounded text column as valid text within its limit (cut, marked)."""
+    out = frame.copy()
+    for col, limit in limits.items():
+        if col in out:
+            out[col] = [cut(valid_text(v)[0], limit) if isinstance(v, str) else v
+                        for v in out[col].to_numpy(object)]
+            out[col] = out[col].astype(object)
+    return out
+
+
+def clean_quarantine(rows: pd.DataFrame) -> pd.DataFrame:
+    """Quarantine rows as every sink can store them: valid text within etl.schema's
+    QUARANTINE_LIMITS. A row is never refused for its own values: it is the record of a refusal.
+    A URL cut to fit says so in its reason."""
+    out = rows.copy()
+    # The url is the row's key: a reject without one is still a row.
+    out["url"] = [u if isinstance(u, str) and u else "(no url)" for u in out["url"]]
+    out["reason"] = [r if isinstance(r, str) and r else "(no reason given)"
+                     for r in out["reason"]]
+    long_url = np.array([len(u) > QUARANTINE_LIMITS["url"] for u in out["url"]], dtype=bool)
+    if long_url.any():
+        out.loc[long_url, "reason"] += "; url recorded in part"
+    return _fit(out, QUARANTINE_LIMITS)
+
+
+def clean_fetched(fetched: pd.DataFrame) -> pd.DataFrame:
+    """Crawl memory rows the warehouse can key and store: valid text within CRAWL_STATE_LIMITS;
+    a row whose article id is over the limit is dropped (its article is quarantined for it, and
+    is met again next time)."""
+    keyed = fetched["article_id"].map(lambda a: isinstance(a, str) and len(a) <= ID_CHARS)
+    return _fit(fetched[keyed.astype(bool)], CRAWL_STATE_LIMITS)

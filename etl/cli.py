@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NoReturn
 
-from etl import config
+from etl import config, runids
 
 
 class UsageError(Exception):
@@ -118,11 +118,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     only = _chosen_sources(args.sources or sources_file, args.source)
     data = config.data_dir(args.data_dir)
     url = config.warehouse_url(args.warehouse, data)
-    run_id = args.run_id or f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
+    run_id = args.run_id or runids.cli_run_id()
     result = run(start, end, sources_file=sources_file, data_dir=str(data), warehouse_url=url,
                  run_id=run_id, only=only, refetch=args.refetch)
     print(json.dumps(result, indent=1, default=str))
-    print(f"lake: {data / 'lake' / 'articles'}\nwarehouse: {url}", file=sys.stderr)
+    print(f"lake: {data / 'lake' / 'articles'}\nwarehouse: {config.masked(url)}", file=sys.stderr)
     return 0
 
 
@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s %(message)s" if args.verbose
         else "%(levelname)s %(name)s: %(message)s")
+    config.mask_logs()
     return _dispatch(args.func, args)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +28,36 @@ def warehouse_url(value: str | None = None, data: str | Path | None = None) -> s
         or os.environ.get("NIGHTDESK_WAREHOUSE_URL")
         or f"sqlite:///{data_dir(data) / 'warehouse.db'}"
     )
+
+
+# user:password@ in the authority, and password=... among the query parameters (libpq style).
+_USERINFO_PASSWORD = re.compile(r"(?P<keep>//[^/?#@\s:]*:)[^/?#\s]*@")
+_QUERY_PASSWORD = re.compile(r"(?P<keep>[?&]password=)[^&#\s]*", re.IGNORECASE)
+
+
+def masked(text: str) -> str:
+    """`text` with the password of every URL in it replaced by ***: what may be printed or
+    logged (the warehouse URL, a broker URL, an error message quoting one)."""
+    text = _USERINFO_PASSWORD.sub(r"\g<keep>***@", text)
+    return _QUERY_PASSWORD.sub(r"\g<keep>***", text)
+
+
+class MaskPasswords(logging.Filter):
+    """Masks URL passwords in every record a handler emits (install with mask_logs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = masked(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def mask_logs() -> None:
+    """Put MaskPasswords on every handler of the root logger (after logging is configured)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, MaskPasswords) for f in handler.filters):
+            handler.addFilter(MaskPasswords())
 
 
 def max_quarantine_share() -> float:

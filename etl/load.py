@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from etl import clusters, health, lake, verify, warehouse
+from etl import clusters, health, lake, runids, verify, warehouse
+from etl.clean import clean_quarantine
 from etl.config import max_quarantine_share, utc, window_label
 from etl.transform import staged_partitions, staging_dir
 
@@ -38,7 +39,8 @@ def _staged(data_dir: str | Path, start: datetime, end: datetime):
     folder = staging_dir(data_dir, start, end)
     if not (folder / "manifest.json").exists():
         raise FileNotFoundError(f"nothing staged for {window_label(start, end)}: run transform")
-    quarantine = pq.read_table(folder / "quarantine.parquet").to_pandas()
+    # Valid and within limits even when staged by an older release (a rerun after an upgrade).
+    quarantine = clean_quarantine(pq.read_table(folder / "quarantine.parquet").to_pandas())
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     fetched = folder / "fetched.parquet"
     manifest["fetched"] = pq.read_table(fetched).to_pandas() if fetched.exists() else None
@@ -108,19 +110,33 @@ def load_lake(start: str | datetime, end: str | datetime, *, data_dir: str | Pat
 
 def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
                    warehouse_url: str, run_id: str) -> dict[str, Any]:
-    """Articles, quarantine and the runs rows of this run, in ONE transaction."""
+    """Articles, quarantine and the runs rows of this run, in ONE transaction; nothing when this
+    run has loaded this window's same content already. Then the window's lake rows take the run
+    ids the warehouse recorded (etl/runids.py)."""
     start, end = utc(start), utc(end)
     partitions, quarantine, manifest = _staged(data_dir, start, end)
     eng = warehouse.engine(warehouse_url)
     warehouse.create_schema(eng)
+    with eng.begin() as conn:
+        done = _already_loaded(conn, run_id, start, end, partitions, manifest)
+    if done is not None:  # a retry must change nothing, not even the run's figures
+        log.info("run %s already loaded this window's content; nothing to do", run_id)
+    else:
+        figures = _load(eng, start, end, partitions, quarantine, manifest, run_id, data_dir)
+    with eng.connect() as conn:  # the lake's rows name the runs the warehouse recorded
+        runids.align_lake(data_dir, partitions, conn)
+    eng.dispose()
+    if done is not None:
+        return done
+    log.info("warehouse load figures: %s", json.dumps(figures, sort_keys=True))
+    return figures
+
+
+def _load(eng: sa.Engine, start: datetime, end: datetime, partitions: list[Path],
+          quarantine: pd.DataFrame, manifest: dict[str, Any], run_id: str,
+          data_dir: str | Path) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with eng.begin() as conn:
-        done = conn.execute(
-            sa.select(warehouse.runs).where(warehouse.runs.c.run_id == run_id)
-        ).mappings().all()
-        if done:  # this run's load committed already: a retry must change nothing
-            log.info("run %s already loaded; nothing to do", run_id)
-            return {row["source"]: {k: row[k] for k in warehouse.RUN_FIGURES} for row in done}
         warehouse.upsert_quarantine(conn, quarantine, run_id)
         finished = datetime.now(UTC)
         counted = {s: {"inserted": 0, "updated": 0, "unchanged": 0} for s in manifest["sources"]}
@@ -154,8 +170,6 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
             }
             warehouse.record_run(conn, row)
             figures[source] = {k: row[k] for k in warehouse.RUN_FIGURES}
-    eng.dispose()
-    log.info("warehouse load figures: %s", json.dumps(figures, sort_keys=True))
     return figures
 
 
@@ -171,13 +185,38 @@ def _safe_memory(fetched: pd.DataFrame, loaded: set[str], manifest: dict[str, An
     safe = (ids.isin(loaded) | ids.isin([d["article_id"] for d in manifest["duplicates"]])
             | fetched["fetched_at"].isna() | ids.isin(quarantine["article_id"].dropna()))
     safe |= ids.str.contains(":~", regex=False) & fetched["url"].isin(quarantine["url"])
-    # crawl_state.url is bounded; such a URL is simply judged again next night
-    return fetched[safe & (fetched["url"].str.len() <= warehouse.crawl_state.c.url.type.length)]
+    limit = warehouse.crawl_state.c.url.type.length  # None: unbounded text
+    if limit is None:
+        return fetched[safe]
+    # a bounded crawl_state.url: a longer URL is simply judged again next night
+    return fetched[safe & (fetched["url"].str.len() <= limit)]
 
 
 # Verdicts that say nothing about the site's health: they do not count towards the quarantine
 # share the check alarms on (a night of old pages listed as new is not a markup change).
 ROUTINE_REJECTS = ("out_of_window", "offsite", "duplicate", "robots")
+
+
+def _already_loaded(conn: sa.Connection, run_id: str, start: datetime, end: datetime,
+                    partitions: list[Path], manifest: dict[str, Any]
+                    ) -> dict[str, Any] | None:
+    """The figures this run recorded for this window, if its load committed and the warehouse
+    still holds exactly the staged content; else None (load). The run id alone is never enough:
+    a run id given again for another window, or a window transformed again under the same run
+    id (a cleared Airflow task), is loaded."""
+    runs = warehouse.runs
+    done = conn.execute(sa.select(runs).where(
+        runs.c.run_id == run_id, runs.c.interval_start == start, runs.c.interval_end == end,
+    )).mappings().all()
+    if not done or not set(manifest["sources"]) <= {row["source"] for row in done}:
+        return None
+    staged = _staged_keys(partitions)
+    stored = warehouse.lookup(conn, "article_id", staged["article_id"].tolist())
+    held = dict(zip(stored["article_id"], stored["content_hash"], strict=True))
+    if any(held.get(a) != h for a, h in zip(staged["article_id"], staged["content_hash"],
+                                             strict=True)):
+        return None
+    return {row["source"]: {k: row[k] for k in warehouse.RUN_FIGURES} for row in done}
 
 
 def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from etl import config
+from etl import config, runids
 
 
 @dataclass
@@ -170,14 +170,6 @@ def _days(first: str, last: str) -> list[str]:
     return [(a + timedelta(days=i)).isoformat() for i in range((b - a).days + 1)]
 
 
-def _run_id() -> str:
-    # The CLI's run id format (cli__<UTC timestamp>__<8 hex>); the lead may point this at the
-    # one helper etl/cli.py gets for it.
-    import uuid
-
-    return f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}__{uuid.uuid4().hex[:8]}"
-
-
 def backfill_main(args) -> int:
     """`nightdesk run --day D` for each D in [--from, --to], a progress bar on stderr."""
     import logging
@@ -217,7 +209,7 @@ def backfill_main(args) -> int:
         for day in days:
             bar.update(task, description=f"window {day}")
             start, end = _day_window(day)
-            run_id = _run_id()
+            run_id = runids.cli_run_id()
             try:
                 run(start, end, sources_file=sources, data_dir=str(data), warehouse_url=url,
                     run_id=run_id, only=args.source, refetch=args.refetch)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import io
 import json
 import logging
@@ -38,11 +37,11 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from etl import clusters, dedupe, warehouse
-from etl.clean import clean
+from etl.clean import clean, clean_fetched, clean_quarantine
 from etl.config import utc, window_label, workers
-from etl.fsutil import replace_dir, work_dir
+from etl.fsutil import release, replace_dir, sweep, work_dir
 from etl.lake import write_atomic
-from etl.schema import CRAWL_FIELDS, LIST_FIELDS, batch_schema
+from etl.schema import CRAWL_FIELDS, EARLIEST, FUTURE_SLACK, LIST_FIELDS, batch_schema
 from etl.validate import split_valid
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        # An escaped lone surrogate (a hostile page's URL) cannot become an Arrow string.
+        return [_scrub(json.loads(line)) if "\\ud" in line.lower() else json.loads(line)
+                for line in fh if line.strip()]
 
 
 def _spans(path: Path, rows: int) -> list[tuple[int, int, int]]:
@@ -185,29 +186,36 @@ class _Chunk:
     sketch: Path
 
 
-def _process_chunk(chunk: _Chunk) -> tuple[int, list[dict[str, Any]], pd.DataFrame | None]:
+# What clean() made valid, counted per source in the manifest (and the transform's figures).
+CLEANED = ("cleaned_chars", "dropped_dates")
+_Result = tuple[int, list[dict[str, Any]], pd.DataFrame | None, dict[str, int]]
+
+
+def _process_chunk(chunk: _Chunk) -> _Result:
     """Read, clean and validate one chunk; write its valid rows to `chunk.part` and their
     near-duplicate sketches to `chunk.sketch`. Returns (lines read, quarantine rows, keys of the
-    valid rows or None). Runs in a worker process for large windows: only the small keys and
-    quarantine rows travel back."""
+    valid rows or None, CLEANED counts). Runs in a worker process for large windows: only the
+    small keys and quarantine rows travel back."""
     raw, quarantine = _read_chunk(chunk.path, chunk.source, chunk.span)
     items = len(raw) + len(quarantine)
     if raw.empty:
-        return items, quarantine, None
-    valid, invalid = split_valid(clean(raw))
+        return items, quarantine, None, {}
+    cleaned = clean(raw)
+    counts = {k: int(cleaned.attrs.get(k, 0)) for k in CLEANED}
+    cleaned.attrs.clear()  # pandas deep-copies attrs into every frame derived from this one
+    valid, invalid = split_valid(cleaned)
     quarantine += _quarantine_rows(invalid, raw)
     if valid.empty:
-        return items, quarantine, None
+        return items, quarantine, None, counts
     schema = batch_schema()
     pq.write_table(pa.Table.from_pandas(valid[schema.names], schema=schema,
                                         preserve_index=False), chunk.part)
     if clusters.enabled():  # bodies are in memory now; the labels come after dedupe
         clusters.save_part_sketches(valid["body"], chunk.sketch)
-    return items, quarantine, valid[list(KEY_COLUMNS)].assign(_row=np.arange(len(valid)))
+    return items, quarantine, valid[list(KEY_COLUMNS)].assign(_row=np.arange(len(valid))), counts
 
 
-def _run_chunks(chunks: list[_Chunk], n_workers: int
-                ) -> Iterator[tuple[int, list[dict[str, Any]], pd.DataFrame | None]]:
+def _run_chunks(chunks: list[_Chunk], n_workers: int) -> Iterator[_Result]:
     """Results in chunk order, whatever order the workers finish in (the dedupe's tie-breaks
     must not depend on timing). A night's few dozen articles stay in this process."""
     # A daemonic process (some executors' workers) may not start children: clean in-process.
@@ -246,21 +254,8 @@ def _figures(stats: dict[str, Any], items: int, rejects: int) -> dict[str, Any]:
         "requests": n("downloader/request_count"),
         "started_at": stats.get("start_time"),
         "mode": stats.get("nightdesk/mode"),
+        **dict.fromkeys(CLEANED, 0),
     }
-
-
-def _reject_row(source: str, reject: dict[str, Any]) -> dict[str, Any]:
-    """A crawl reject as a quarantine row. A URL longer than the quarantine's url column (a
-    `url_too_long` reject: over 2,083 characters) is kept whole in the payload and shortened,
-    with a hash of the whole, in the column, so PostgreSQL takes the row."""
-    url, detail = reject.get("url") or "", reject.get("detail")
-    limit = warehouse.quarantine.c.url.type.length
-    if len(url) > limit:
-        digest = hashlib.sha256(url.encode("utf-8", "replace")).hexdigest()[:16]
-        detail = f"{detail}; the whole URL: {url}"
-        url = f"{url[:limit - 40]}...(sha256 {digest})"
-    return {"source": source, "url": url, "stage": reject.get("stage"), "article_id": None,
-            "reason": reject.get("reason"), "seen_at": reject.get("at"), "payload": detail}
 
 
 def _raw_count_check(source: str, path: Path, lines: int, counted: int | None
@@ -310,6 +305,7 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
     start, end = utc(start), utc(end)
     final = staging_dir(data_dir, start, end)
     final.parent.mkdir(parents=True, exist_ok=True)
+    sweep(final.parent, abandoned=True)  # what killed transforms left (the issue's "forever")
     work = work_dir(final)
     (work / "parts").mkdir()
     try:
@@ -317,6 +313,7 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
         replace_dir(work, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        release(work)
     log.info("transform figures: %s", json.dumps(summary, default=str, sort_keys=True))
     return summary
 
@@ -337,8 +334,11 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
         stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
         rejects = _read_jsonl(folder / "rejects.jsonl")
         # reason is the crawl's slug (out_of_window, http_404, ...); its detail (the page's own
-        # date, the verdict, the server's answer) travels as the payload
-        quarantine += [_reject_row(source, r) for r in rejects]
+        # date, the verdict, the server's answer) travels as the payload; the url column is
+        # unbounded text, so a url_too_long reject keeps its whole URL
+        quarantine += [{"source": source, "url": r.get("url"), "stage": r.get("stage"),
+                        "article_id": None, "reason": r.get("reason"), "seen_at": r.get("at"),
+                        "payload": r.get("detail")} for r in rejects]
         fetched.append(pd.DataFrame(_read_jsonl(folder / "fetched.jsonl"),
                                     columns=list(FETCHED_COLUMNS)))
         manifest[source] = _figures(stats, 0, len(rejects))
@@ -348,9 +348,11 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
             i = len(chunks)
             chunks.append(_Chunk(articles, source, span,
                                  work / "parts" / f"part-{i:05d}.parquet", _sketch_file(work, i)))
-    for chunk, (items, bad, valid_keys) in zip(chunks, _run_chunks(chunks, workers()),
-                                                strict=True):
+    for chunk, (items, bad, valid_keys, cleaned) in zip(chunks, _run_chunks(chunks, workers()),
+                                                         strict=True):
         manifest[chunk.source]["items"] += items
+        for key, n in cleaned.items():
+            manifest[chunk.source][key] += n
         quarantine += bad
         if valid_keys is not None:
             keys.append(valid_keys.assign(_part=len(parts)))
@@ -380,10 +382,12 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
     else:
         kept = pd.DataFrame(columns=[*KEY_COLUMNS, "_part", "_row"])
 
-    q = pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS))
+    q = clean_quarantine(pd.DataFrame(quarantine, columns=list(QUARANTINE_COLUMNS)))
     q["interval_start"], q["interval_end"] = start, end
-    q["seen_at"] = pd.to_datetime(q["seen_at"], utc=True, errors="coerce", format="ISO8601"
-                                  ).fillna(pd.Timestamp.now(tz="UTC"))
+    now = pd.Timestamp.now(tz="UTC")
+    seen = pd.to_datetime(q["seen_at"], utc=True, errors="coerce", format="ISO8601")
+    # A page's bogus crawl time (year 0001, 9999) is no time it was seen: now instead.
+    q["seen_at"] = seen.where((seen >= EARLIEST) & (seen <= now + FUTURE_SLACK), now)
     for source, figures in manifest.items():
         figures["rejected"] = int((q["source"] == source).sum())
         figures["duplicates"] = int((duplicates["source"] == source).sum())
@@ -393,7 +397,7 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
             .notna().sum())
     write_atomic(pa.Table.from_pandas(q.astype({"payload": "object"}), preserve_index=False),
                  work / "quarantine.parquet")
-    fetched_all = pd.concat(fetched, ignore_index=True).astype("object")
+    fetched_all = clean_fetched(pd.concat(fetched, ignore_index=True).astype("object"))
     write_atomic(pa.Table.from_pandas(fetched_all, preserve_index=False, schema=pa.schema(
         [(c, pa.string()) for c in FETCHED_COLUMNS])), work / "fetched.parquet")
     shutil.rmtree(work / "parts")

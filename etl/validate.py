@@ -1,16 +1,40 @@
-"""Validation rules: the schema's own (required fields present) plus sanity rules.
+"""Validation rules: the schema's own (required fields present, values within the limits of
+etl/schema.py) plus sanity rules.
 
-Rows that fail go to the quarantine with every reason, never silently away.
+Rows that fail go to the quarantine with every reason, never silently away; this runs before any
+sink is written, so no sink ever meets a value it could refuse.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from etl.schema import FIELDS, LIST_FIELDS
+from etl.schema import EARLIEST, FIELDS, FUTURE_SLACK, LIST_FIELDS
 
-EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")  # before the web had news sites
-FUTURE_SLACK = pd.Timedelta(days=1)
+
+def _lengths(df: pd.DataFrame) -> dict[str, pd.Series]:
+    """A rule per bounded field: over its character limit (lists: too many items, or an item
+    over the limit)."""
+    broken: dict[str, pd.Series] = {}
+    for f in FIELDS:
+        if f.max_chars is None or f.name not in df:
+            continue
+        col = df[f.name]
+        if f.kind == "list[str]":
+            limit, items = f.max_chars, f.max_items or 0
+
+            def long_item(v: object, limit: int = limit) -> bool:
+                return isinstance(v, list) and any(isinstance(x, str) and len(x) > limit
+                                                   for x in v)
+
+            broken[f"{f.name} has an item longer than {limit:,} characters"] = \
+                col.map(long_item).astype(bool)
+            broken[f"{f.name} has more than {items:,} items"] = \
+                col.map(lambda v, n=items: isinstance(v, list) and len(v) > n).astype(bool)
+        else:
+            broken[f"{f.name} is longer than {f.max_chars:,} characters"] = \
+                col.astype("str").str.len().gt(f.max_chars) & col.notna()
+    return broken
 
 
 def rules(df: pd.DataFrame) -> dict[str, pd.Series]:
@@ -26,6 +50,12 @@ def rules(df: pd.DataFrame) -> dict[str, pd.Series]:
             broken[f"{f.name} is missing"] = col.isna() | col.astype("str").str.strip().eq("")
         else:
             broken[f"{f.name} is missing or unreadable"] = col.isna()
+    broken.update(_lengths(df))
+    if "crawled_at" in df:
+        crawled = df["crawled_at"]
+        broken["crawled_at is before 1990"] = crawled.notna() & (crawled < EARLIEST)
+        broken["crawled_at is in the future"] = crawled.notna() & (
+            crawled > pd.Timestamp.now(tz="UTC") + FUTURE_SLACK)
     if {"published_at", "crawled_at"} <= set(df):
         pub = df["published_at"]
         broken["published_at is before 1990"] = pub.notna() & (pub < EARLIEST)

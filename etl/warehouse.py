@@ -20,7 +20,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from etl.schema import FIELDS, KEY, arrow_schema
+from etl.schema import (
+    FIELDS,
+    ID_CHARS,
+    KEY,
+    RUN_ID_CHARS,
+    SOURCE_CHARS,
+    STAGE_CHARS,
+    arrow_schema,
+    url_hash,
+)
 
 metadata = sa.MetaData()
 
@@ -37,7 +46,7 @@ articles = sa.Table(
     *[
         sa.Column(
             f.name,
-            sa.String(200) if f.name == KEY else _SQL_TYPES[f.kind](),
+            sa.String(ID_CHARS) if f.name == KEY else _SQL_TYPES[f.kind](),
             primary_key=f.name == KEY,
             nullable=not f.required,
             comment=f.doc,
@@ -45,7 +54,9 @@ articles = sa.Table(
         for f in FIELDS
     ],
     sa.Index("ix_articles_published_at", "published_at"),
-    sa.Index("ix_articles_url_key", "url_key"),
+    # A hash index on PostgreSQL: a B-tree entry holds at most 2,704 bytes, and a URL key within
+    # its 2,083-character limit can take 8 KB of UTF-8 (migration 0003). Lookups are equality.
+    sa.Index("ix_articles_url_key", "url_key", postgresql_using="hash"),
     sa.Index("ix_articles_content_hash", "content_hash"),
 )
 
@@ -59,20 +70,22 @@ article_versions = sa.Table(
         for c in articles.columns
     ],
     sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("superseded_by_run_id", sa.String(250), nullable=False),
+    sa.Column("superseded_by_run_id", sa.String(RUN_ID_CHARS), nullable=False),
 )
 
 RUN_FIGURES = ("pages_fetched", "items", "rejected", "duplicates", "unchanged", "inserted",
                "updated", "discovery_requests", "article_requests", "known_skipped", "requests",
                "near_duplicates")
 
+# One row per run, source AND window (migration 0003): a run id given twice (`--run-id`) for two
+# windows records both.
 runs = sa.Table(
     "runs",
     metadata,
-    sa.Column("run_id", sa.String(250), primary_key=True),
-    sa.Column("source", sa.String(100), primary_key=True),
-    sa.Column("interval_start", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("interval_end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("run_id", sa.String(RUN_ID_CHARS), primary_key=True),
+    sa.Column("source", sa.String(SOURCE_CHARS), primary_key=True),
+    sa.Column("interval_start", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("interval_end", sa.DateTime(timezone=True), primary_key=True),
     sa.Column("mode", sa.String(20)),
     *[sa.Column(name, sa.BigInteger, nullable=False, default=0) for name in RUN_FIGURES
       if name != "near_duplicates"],
@@ -89,18 +102,21 @@ runs = sa.Table(
         ("load_seconds", sa.Float), ("health", sa.Text))],
 )
 
+# Keyed by the URL's sha256 (etl.schema.url_hash), not the URL: rejected URLs have any length,
+# and an index entry cannot (migration 0003). Text values within etl.schema.QUARANTINE_LIMITS.
 quarantine = sa.Table(
     "quarantine",
     metadata,
-    sa.Column("source", sa.String(100), primary_key=True),
-    sa.Column("url", sa.String(2000), primary_key=True),
-    sa.Column("stage", sa.String(20), primary_key=True),
-    sa.Column("article_id", sa.String(200)),
+    sa.Column("source", sa.String(SOURCE_CHARS), primary_key=True),
+    sa.Column("url_hash", sa.String(64), primary_key=True),
+    sa.Column("stage", sa.String(STAGE_CHARS), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("article_id", sa.String(ID_CHARS)),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("interval_start", sa.DateTime(timezone=True), nullable=False),
     sa.Column("interval_end", sa.DateTime(timezone=True), nullable=False),
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(RUN_ID_CHARS), nullable=False),
     sa.Column("payload", sa.Text),
 )
 
@@ -109,14 +125,14 @@ quarantine = sa.Table(
 crawl_state = sa.Table(
     "crawl_state",
     metadata,
-    sa.Column("article_id", sa.String(200), primary_key=True),
-    sa.Column("source", sa.String(100), nullable=False, index=True),
-    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("article_id", sa.String(ID_CHARS), primary_key=True),
+    sa.Column("source", sa.String(SOURCE_CHARS), nullable=False, index=True),
+    sa.Column("url", sa.Text, nullable=False),
     sa.Column("signal", sa.Text),
     sa.Column("first_fetched_at", sa.DateTime(timezone=True)),
     sa.Column("last_fetched_at", sa.DateTime(timezone=True)),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("last_run_id", sa.String(250), nullable=False),
+    sa.Column("last_run_id", sa.String(RUN_ID_CHARS), nullable=False),
 )
 
 
@@ -423,20 +439,24 @@ def upsert_quarantine(conn: sa.Connection, rows: pd.DataFrame, run_id: str) -> N
     records = [{k: _py(v) for k, v in rec.items()} for rec in rows.to_dict("records")]
     for rec in records:
         rec["run_id"] = run_id
+        rec["url_hash"] = url_hash(rec["url"])
+    # One row per key: a window listing a URL twice at one stage keeps the last reason.
+    records = list({(r["source"], r["url_hash"], r["stage"]): r for r in records}.values())
     stmt = _insert(conn.engine, quarantine)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[quarantine.c.source, quarantine.c.url, quarantine.c.stage],
-        set_={c: stmt.excluded[c] for c in ("article_id", "reason", "interval_start",
+        index_elements=[quarantine.c.source, quarantine.c.url_hash, quarantine.c.stage],
+        set_={c: stmt.excluded[c] for c in ("url", "article_id", "reason", "interval_start",
                                               "interval_end", "seen_at", "run_id", "payload")},
     )
     conn.execute(stmt, records)
 
 
 def record_run(conn: sa.Connection, row: dict[str, Any]) -> None:
+    key = ("run_id", "source", "interval_start", "interval_end")
     stmt = _insert(conn.engine, runs).values(**row)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[runs.c.run_id, runs.c.source],
-        set_={k: v for k, v in row.items() if k not in ("run_id", "source")},
+        index_elements=[runs.c[k] for k in key],
+        set_={k: v for k, v in row.items() if k not in key},
     )
     conn.execute(stmt)
 

@@ -6,6 +6,10 @@ written for every verdict.
   the page nor any listing dates it), `out_of_window` (with the page's own date), `duplicate`
   (an article already stored under another URL this night). A page without a date of its own
   takes its listing's, and `published_at_from` says where it came from.
+- EncodableText (800): lone surrogates (a page's JSON-LD can escape them: "\\ud800") cannot be
+  encoded in UTF-8, so the feed export would drop the whole item and leave no row; they become
+  U+FFFD, counted (`nightdesk/surrogates_replaced`). Everything else is left to the ETL, which
+  decides what valid text is (etl/schema.py) and counts what it cleans.
 - LedgerPipeline (900): counts each row (`nightdesk/articles`, `nightdesk/rejected`,
   `nightdesk/rejected/<reason>`) and writes the memory rows (fetched.jsonl, see spiders/run.py):
   one per article and per settled reject (items.SETTLED_REASONS), and the spider's re-baselined
@@ -15,6 +19,7 @@ written for every verdict.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -139,6 +144,35 @@ class VerdictPipeline:
         record["published_at_from"] = f"{hint.origin}{' (day only)' if day_only else ''}"
         spider.crawler.stats.inc_value("nightdesk/published_from_listing")
         return record, day_only
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+class EncodableText:
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> EncodableText:
+        return cls(crawler.stats)
+
+    def _fix(self, value: Any) -> Any:
+        if isinstance(value, str):
+            fixed, n = _SURROGATES.subn("\ufffd", value)
+            if n:
+                self.stats.inc_value("nightdesk/surrogates_replaced", n)
+            return fixed
+        if isinstance(value, list | tuple):
+            return [self._fix(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._fix(v) for k, v in value.items()}
+        return value
+
+    def process_item(self, item: Any) -> Any:
+        for key in list(item.keys()):
+            item[key] = self._fix(item[key])
+        return item
 
 
 class LedgerPipeline:

@@ -88,10 +88,12 @@ HTTPCACHE_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"
 FEED_STORE_EMPTY = True
 
-# Every fetched page becomes one article or one reject, and the crawl memory is written for every
-# verdict (spiders/pipelines.py).
+# Every fetched page becomes one article or one reject, made encodable (lone surrogates would
+# make the UTF-8 export drop the item), and the crawl memory is written for every verdict
+# (spiders/pipelines.py).
 ITEM_PIPELINES = {
     "spiders.pipelines.VerdictPipeline": 100,
+    "spiders.pipelines.EncodableText": 800,
     "spiders.pipelines.LedgerPipeline": 900,
 }
 # Scrapy's UrlLengthMiddleware drops longer requests silently; the spider rejects them first,
