@@ -1,6 +1,6 @@
 """Source health: per source and night, the figures a broken site shows first, and the verdict.
 
-Recorded on the warehouse's `runs` row by the load (columns of migration 0003_nightdesk), judged
+Recorded on the warehouse's `runs` row by the load (columns of migration 0004), judged
 by the DAG's `check` task against the same source's last 30 nights:
 
 - yield: articles found (new, changed, or known and unchanged, fetched again or skipped as

@@ -109,7 +109,7 @@ def headline(summary: Summary) -> list[str]:
     wh = "?" if summary.warehouse_articles is None else summary.warehouse_articles
     return [f"lake:      {Path(summary.data_dir) / 'lake' / 'articles'}  "
             f"({summary.lake_articles} articles, {summary.lake_partitions} partitions)",
-            f"warehouse: {summary.warehouse_url}  ({wh} articles, "
+            f"warehouse: {config.masked(summary.warehouse_url)}  ({wh} articles, "
             f"{summary.quarantined} quarantined)"]
 
 

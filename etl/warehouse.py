@@ -93,7 +93,7 @@ runs = sa.Table(
     sa.Column("near_duplicates", sa.BigInteger, nullable=False, server_default=sa.text("0")),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
-    # added by migration 0003_nightdesk (etl/health.py fills them): null on older runs
+    # added by migration 0004 (etl/health.py fills them): null on older runs
     *[sa.Column(name, kind(), nullable=True) for name, kind in (
         ("crawl_rejects", sa.BigInteger), ("quarantined", sa.BigInteger),
         ("not_article", sa.BigInteger), ("rejects_by_reason", sa.Text),

@@ -1,7 +1,7 @@
 """runs: the Nightdesk view's and source health's figures per source and night
 
-Revision ID: 0003_nightdesk
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-07 11:20:00
 
 crawl_rejects (rejects at discovery/fetch/parse/window), quarantined (records refused by
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_nightdesk"
-down_revision: str | Sequence[str] | None = "0002"
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
