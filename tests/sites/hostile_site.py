@@ -1,9 +1,7 @@
 """A hostile news site for tests/test_hostile.py: good articles beside pages built to break a night.
 
-Served by tests/sites/server.py on 127.0.0.1 at a random port. The pages' URLs name a made-up
-host that the source's `replica_addr` routes to the server, as for tests/sites/news_site.py:
-with 127.0.0.1:PORT in the URLs the news spider refuses every article as "not under
-allowed_domains" (it compares host:port with host names; a crawl-side matter). Every page is made
+Served by tests/sites/server.py on 127.0.0.1 at a random port, at its own URLs
+(http://127.0.0.1:PORT/...). Every page is made
 here; nothing is copied from elsewhere. The hostile pages hold, in every text field they
 can reach (title, authors, description, body; through HTML and through JSON-LD escapes): NUL and
 other C0 controls, lone surrogates, a 1 MB title, no date at all, dates in year 9999 and 0001,
@@ -73,6 +71,11 @@ def pages(base: str) -> list[Page]:
              "Its modification date is bogus.", PUBLISHED, modified="9999-12-31T23:59:59+00:00"),
         Page("modified-0001", "/news/modified-0001.html", "Modified in year 0001", "Fay Early",
              "Its modification date is bogus.", PUBLISHED, modified="0001-01-01T00:00:00+00:00"),
+        # published in year 9999 / 0001 by the page itself (listed in the window)
+        Page("published-9999", "/news/published-9999.html", "Published in year 9999",
+             "Ida Far", "Its publication date is bogus.", "9999-12-31T23:59:59+00:00"),
+        Page("published-0001", "/news/published-0001.html", "Published in year 0001",
+             "Jon Old", "Its publication date is bogus.", "0001-01-01T00:00:00+00:00"),
         # a URL of 2,050 characters: within the limit (2,083), stored
         Page("long-2050", _long_path("long-2050", 2050, base), "A long but valid URL",
              "Gus Long", "URL of 2,050 characters.", PUBLISHED),
