@@ -115,8 +115,9 @@ def rebuild_lake_file(path: Path, data_dir: str | Path, warehouse_url: str) -> s
             start, end = (datetime.strptime(v, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
                           for v in _key(path.parent.name).split("_"))
             q = warehouse.quarantine.c
+            # the lake's file has the rows' own columns, not the warehouse's keys and run ids
             result = conn.execute(sa.select(*[c for c in warehouse.quarantine.c
-                                              if c.name != "run_id"])
+                                              if c.name not in ("run_id", "url_hash")])
                                   .where(q.interval_start == start, q.interval_end == end))
             frame = pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()))
             for name in ("interval_start", "interval_end", "seen_at"):

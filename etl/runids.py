@@ -11,6 +11,7 @@ hold the same rows. Nothing is rewritten when they already agree (every night bu
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ import sqlalchemy as sa
 
 from etl import lake, warehouse
 from etl.schema import arrow_schema
+
+log = logging.getLogger(__name__)
 
 RUN_COLUMNS = ("first_run_id", "last_run_id")
 
@@ -61,11 +64,16 @@ def align_lake(data_dir: str | Path, partitions: list[Path], conn: sa.Connection
             truth = _stored_runs(conn, ids.to_pylist())
             if truth.empty:
                 continue
-            # The ids and run ids first: the whole partition only when they differ.
-            keys = pq.read_table(path, columns=["article_id", *RUN_COLUMNS])
-            if _agree(keys, truth):
+            # The ids and run ids first: the whole partition only when they differ. A damaged
+            # partition is left as it is: the lake load reported it (`nightdesk repair`).
+            try:
+                keys = pq.read_table(path, columns=["article_id", *RUN_COLUMNS])
+                if _agree(keys, truth):
+                    continue
+                table = pq.read_table(path, schema=arrow_schema(for_files=True))
+            except (pa.ArrowException, OSError) as exc:
+                log.warning("run ids not aligned in damaged partition %s: %s", path, exc)
                 continue
-            table = pq.read_table(path, schema=arrow_schema(for_files=True))
             lake.write_atomic(_aligned(table, truth), path)
             rewritten += 1
     return rewritten

@@ -493,12 +493,12 @@ def test_no_sql_column_is_narrower_than_the_schema_allows():
 
 
 def test_passwords_are_masked_in_printed_urls_and_logs(pg_url, tmp_path, caplog):
-    secret = "pa:ss@w0rd"
-    with_password = pg_url.replace("postgres@", f"postgres:{secret.replace('@', '%40')}@")
+    hidden = "pa:ss@w0rd"
+    with_password = pg_url.replace("postgres@", f"postgres:{hidden.replace('@', '%40')}@")
     assert "***" in config.masked(with_password) and "w0rd" not in config.masked(with_password)
     assert config.masked("redis://:hunter2@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
-    assert config.masked("postgresql://u@h/db?password=x&sslmode=require") == \
-        "postgresql://u@h/db?password=***&sslmode=require"
+    assert config.masked("postgresql://u@h/db?sslmode=require&password=x") == \
+        "postgresql://u@h/db?sslmode=require&password=***"
     assert config.masked("sqlite:////tmp/w.db") == "sqlite:////tmp/w.db"
     out = io.StringIO()  # trust auth: the password is unused
     report_cli.print_summary(report_cli.collect(str(tmp_path), with_password), file=out)

@@ -90,7 +90,7 @@ def test_airflow_lists_the_plugin(tmp_path: Path):
 def _get(url: str, token: str | None = None) -> tuple[int, str]:
     request = urllib.request.Request(url)
     if token:
-        request.add_header("Cookie", f"_token={token}")  # what the UI's session carries
+        request.add_header("Cookie", "_token=" + token)  # what the UI's session carries
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode()
