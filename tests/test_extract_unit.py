@@ -243,6 +243,17 @@ def test_broken_jsonld_is_skipped_and_entities_are_decoded():
     assert row["title"] == "Council’s budget passes"
 
 
+@pytest.mark.parametrize("open_, close", [("<![CDATA[", "]]>"), ("//<![CDATA[", "//]]>")])
+def test_jsonld_in_a_cdata_wrapper_is_read(open_, close):
+    data = {"@type": "NewsArticle", "headline": "Council budget passes",
+            "datePublished": "2024-03-10T09:30:00+01:00"}
+    html = article_html(head=f'<script type="application/ld+json">\n  {open_}\n'
+                             f'  {json.dumps(data)}\n  {close}\n</script>')
+    row = generic_extract(html, URL)
+    assert row["published_at_from"] == "jsonld:datePublished"
+    assert row["published_at"] == datetime(2024, 3, 10, 9, 30, tzinfo=timezone(timedelta(hours=1)))
+
+
 def test_articlebody_with_paragraphs_is_the_body_when_complete():
     text = "\n\n".join(PARAS)
     html = article_html(ld=news_ld(articleBody=text), paragraphs=PARAS[:4])

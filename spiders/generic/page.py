@@ -107,10 +107,16 @@ def _walk_jsonld(data: Any, out: list[dict[str, Any]], depth: int = 0) -> None:
             out.append(main)
 
 
+# A CDATA wrapper (XHTML habit, sometimes behind `//`) that the HTML parser keeps as text.
+_CDATA = re.compile(r"^(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>$")
+
+
 def _jsonld(doc: lxml.html.HtmlElement) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     for script in doc.xpath('//script[@type="application/ld+json"]'):
         raw = (script.text or "").strip()
+        if raw.startswith(("<![CDATA[", "//")):
+            raw = _CDATA.sub("", raw).strip()
         if not raw:
             continue
         try:
