@@ -114,6 +114,23 @@ def test_authors_content_attribute_still_preferred():
     assert authors.authors(page) == ["Jane Roe"]
 
 
+@pytest.mark.parametrize("attr", ["content", "value"])
+def test_authors_copyright_holder_as_author_yields_to_a_named_person(attr):
+    head = (f'<meta name="author" {attr}="Cond&#xE9; Nast">'
+            f'<meta name="copyright" {attr}="Copyright (c) Cond&#xE9; Nast 2022">'
+            f'<meta property="article:author" {attr}="Larry Fitzmaurice">')
+    assert authors.authors(_page(head)) == ["Larry Fitzmaurice"]
+    # the copyright holder alone is still the only credit the page gives
+    alone = head.split("<meta property")[0]
+    assert authors.authors(_page(alone)) == ["Condé Nast"]
+
+
+def test_authors_site_name_given_as_value_is_not_an_author():
+    page = _page('<meta value="Us Weekly" name="og:site_name">'
+                 '<meta name="author" value="Us Weekly Staff">')
+    assert authors.authors(page) == []
+
+
 @pytest.mark.parametrize("raw, names", [
     ("By Emily Kirkpatrick Updated on December 12, 2016 09:22 AM", ["Emily Kirkpatrick"]),
     ("Joshua Sokol May 21, 2019", ["Joshua Sokol"]),

@@ -242,6 +242,18 @@ def _value_metas(page: Page) -> dict[str, list[str]]:
     return out
 
 
+_COPYRIGHT = re.compile(r"copyright|\(c\)|©|all rights reserved|\d{4}|[.,]", re.IGNORECASE)
+
+
+def _copyright_holders(page: Page, unvalued: dict[str, list[str]]) -> set[str]:
+    """name_key()s of whoever the copyright meta names ('Copyright (c) Condé Nast 2022')."""
+    out = set()
+    for key in ("copyright", "dc.rights", "dcterms.rights", "dcterms.rightsholder"):
+        for value in page.meta_all(key) or unvalued.get(key, []):
+            out.add(name_key(_COPYRIGHT.sub(" ", value)))
+    return out - {""}
+
+
 # A class token of an element that holds one author's name and nothing else ('author-name',
 # 'authorText', 'author-info__name', 'bylineName', 'article-detail__meta__author', 'author').
 _NAME_CLASS = re.compile(r"author[-_]*(?:info__|card__details__)?(?:name|text)|"
@@ -329,6 +341,8 @@ def authors(page: Page) -> list[str]:
         return names
 
     unvalued = _value_metas(page)
+    holders: set[str] | None = None
+    house: list[str] = []
     for key in _META_KEYS:
         values = page.meta_all(key) or unvalued.get(key, [])
         if not values:
@@ -341,7 +355,14 @@ def authors(page: Page) -> list[str]:
             found, bylines = _accept(split_byline(value, whole=several), page, bylines)
             names.extend(found)
         if names:
-            return _dedupe(names)
+            if holders is None:
+                holders = _copyright_holders(page, unvalued)
+            if house or not all(name_key(n) in holders for n in names):
+                return _dedupe(names)
+            # 'author' = the copyright holder: a house default when another key names someone
+            house, names = names, []
+    if house:
+        return _dedupe(house)
 
     # Last resort, the visible credit: itemprop=author names, rel=author links, then a
     # "By ..." byline. Only short, name-like texts count, and a lone word ('Eddie', a CMS

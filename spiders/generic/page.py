@@ -206,9 +206,15 @@ def _pick_article(page: Page) -> dict[str, Any]:
 
 def _site_names(page: Page) -> set[str]:
     names: list[str] = []
+    # <meta value=...> (no content): browsers ignore it, but it is the page's own word
+    valued: dict[str, list[str]] = {}
+    for el in page.doc.xpath("//meta[@value][not(@content)]"):
+        key = (el.get("name") or el.get("property") or "").strip().lower()
+        valued.setdefault(key, []).append(" ".join(el.get("value", "").split()))
     for key in ("og:site_name", "application-name", "apple-mobile-web-app-title", "twitter:site",
                 "publisher", "dc.publisher", "article:publisher"):
-        names.extend(v.lstrip("@") for v in page.meta_all(key) if "/" not in v)
+        values = page.meta_all(key) or valued.get(key, [])
+        names.extend(v.lstrip("@") for v in values if v and "/" not in v)
     for obj in page.jsonld:
         kinds = types_of(obj)
         if kinds & {"WebSite", "NewsMediaOrganization", "Organization"} and \
