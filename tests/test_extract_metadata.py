@@ -96,6 +96,16 @@ def test_date_structured_value_keeps_its_offset():
     assert value.utcoffset() == timedelta(hours=-5)
 
 
+@pytest.mark.parametrize("where", ["aside", "blockquote", "footer"])
+def test_date_time_element_in_a_sidebar_or_embedded_post_is_not_the_articles(where):
+    body = (f'<{where}><time datetime="2019-07-30">30 July 2019</time></{where}>'
+            '<p>Body.</p><span class="date"><time datetime="2019-06-27">27 June</time></span>')
+    value, found = dates.find(_page("", body, url="https://blog.example.org/a-story"),
+                              "published", None)
+    assert found == "time[datetime]+assumed_utc"
+    assert value is not None and value.date() == date(2019, 6, 27)
+
+
 def test_date_none_when_nothing_on_the_page_is_a_date():
     page = _page("<title>About us</title>", "<p>We write about gardens.</p>",
                  url="https://blog.example.org/about")

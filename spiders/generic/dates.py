@@ -104,9 +104,11 @@ def _candidates(page: Page, which: str) -> Iterator[tuple[str, str]]:
         if value:
             yield f"microdata:{prop}", value
     if which == "published":
-        times = page.doc.xpath('//article//time[@datetime] | //time[@pubdate][@datetime]')
+        # A <time> in an embedded post (blockquote) or a sidebar/nav/footer dates something else.
+        own = "[not(ancestor::blockquote or ancestor::aside or ancestor::nav or ancestor::footer)]"
+        times = page.doc.xpath(f"//article//time[@datetime]{own} | //time[@pubdate][@datetime]")
         if not times:
-            times = page.doc.xpath("//time[@datetime]")[:1]
+            times = page.doc.xpath(f"//time[@datetime]{own}")[:1]
         for el in times[:3]:
             yield "time[datetime]", el.get("datetime", "")
         m = _URL_DATE.search(urlsplit(page.url).path)
