@@ -106,6 +106,29 @@ def test_date_time_element_in_a_sidebar_or_embedded_post_is_not_the_articles(whe
     assert value is not None and value.date() == date(2019, 6, 27)
 
 
+@pytest.mark.parametrize("stated, expected", [
+    ("2019-06-17T18:28:00+02:00", date(2017, 7, 12)),  # another year: the URL and htmldate win
+    ("2017-07-13T02:18:00+00:00", date(2017, 7, 13)),  # a day apart: may be a zone, kept
+])
+def test_extract_url_and_htmldate_day_outvote_a_far_stated_date(stated, expected):
+    from spiders.extract import generic_extract
+
+    html = ("<html><head><title>Under us, Montauk</title>"
+            f'<meta property="article:published_time" content="{stated}"></head><body>'
+            "<h1>Under us, Montauk</h1>"
+            + "<p>" + "Body text of the story that runs on for a while. " * 20 + "</p>"
+            "</body></html>")
+    row = generic_extract(html, "https://blog.example.org/home/2017/7/12/under-us-montauk")
+    assert row["published_at"].date() == expected
+
+
+def test_url_day_takes_months_and_days_without_zeros():
+    assert dates.url_day("https://x.example/home/2017/7/12/a") == date(2017, 7, 12)
+    assert dates.url_day("https://x.example/2020-02-17-story") == date(2020, 2, 17)
+    assert dates.url_day("https://x.example/2020/02/31/a") is None
+    assert dates.url_day("") is None
+
+
 def test_date_none_when_nothing_on_the_page_is_a_date():
     page = _page("<title>About us</title>", "<p>We write about gardens.</p>",
                  url="https://blog.example.org/about")

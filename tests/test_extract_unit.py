@@ -15,6 +15,8 @@ from spiders.htmltools import NotAnArticle
 from spiders.sites import moscowtimes
 
 URL = "https://news.example.com/2024/03/10/council-votes-on-budget"
+# For dates months away from URL's day: a URL day that htmldate confirms outvotes those.
+UNDATED_URL = "https://news.example.com/world/council-votes-on-budget"
 KEYS = {"site_id", "url", "title", "subtitle", "authors", "published_at", "published_at_from",
         "modified_at", "modified_at_from", "section", "tags", "language", "description", "body",
         "image_url", "image_caption", "image_credits", "related_urls", "title_from", "authors_from",
@@ -151,22 +153,24 @@ def test_offset_is_kept_as_the_page_gives_it():
 
 
 def test_naive_time_is_resolved_in_the_given_zone():
-    row = generic_extract(dated("2024-07-01T12:00:00"), URL, timezone="America/New_York")
+    row = generic_extract(dated("2024-07-01T12:00:00"), UNDATED_URL,
+                          timezone="America/New_York")
     assert row["published_at"] == datetime(2024, 7, 1, 16, 0, tzinfo=UTC)  # EDT, -04:00
     assert row["published_at"].utcoffset() == timedelta(hours=-4)
     assert row["published_at_from"] == "jsonld:datePublished+assumed_tz"
-    winter = generic_extract(dated("2024-01-15T12:00:00"), URL, timezone="America/New_York")
+    winter = generic_extract(dated("2024-01-15T12:00:00"), UNDATED_URL,
+                             timezone="America/New_York")
     assert winter["published_at"].utcoffset() == timedelta(hours=-5)  # EST
 
 
 def test_naive_time_without_a_zone_is_read_as_utc_and_says_so():
-    row = generic_extract(dated("2024-07-01T12:00:00", "meta"), URL)
+    row = generic_extract(dated("2024-07-01T12:00:00", "meta"), UNDATED_URL)
     assert row["published_at"] == datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
     assert row["published_at_from"] == "meta:article:published_time+assumed_utc"
 
 
 def test_unknown_zone_name_falls_back_to_utc():
-    row = generic_extract(dated("2024-07-01T12:00:00"), URL, timezone="Mars/Olympus")
+    row = generic_extract(dated("2024-07-01T12:00:00"), UNDATED_URL, timezone="Mars/Olympus")
     assert row["published_at"] == datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
     assert row["published_at_from"].endswith("+assumed_utc")
 
