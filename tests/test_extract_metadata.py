@@ -158,6 +158,13 @@ def test_authors_copyright_holder_as_author_yields_to_a_named_person(attr):
     assert authors.authors(_page(alone)) == ["Condé Nast"]
 
 
+@pytest.mark.parametrize("company", ["mediagene Inc.", "Acme Media Ltd", "Example Co., Ltd."])
+def test_authors_company_with_a_legal_suffix_is_not_a_writer(company):
+    page = _page(f'<meta name="author" content="{company}">'
+                 '<meta name="author" content="小暮ひさのり">')
+    assert authors.authors(page) == ["小暮ひさのり"]
+
+
 def test_authors_site_name_given_as_value_is_not_an_author():
     page = _page('<meta value="Us Weekly" name="og:site_name">'
                  '<meta name="author" value="Us Weekly Staff">')

@@ -212,6 +212,11 @@ def _jsonld_credits(page: Page) -> list[tuple[str, bool, bool]]:
     return out
 
 
+# A company's legal suffix ('mediagene Inc.'): an organisation, not a writer.
+_CORPORATE = re.compile(r"\s(?:inc|ltd|llc|gmbh|corp|corporation|plc|limited|co\.?,? ltd)\.?$",
+                        re.IGNORECASE)
+
+
 def _accept(names: list[str], page: Page, bylines: list[str] | None, *, org: bool = False
             ) -> tuple[list[str], list[str] | None]:
     """Drop site/publisher names (and typed organisations) no visible byline credits."""
@@ -221,7 +226,7 @@ def _accept(names: list[str], page: Page, bylines: list[str] | None, *, org: boo
         key = name_key(name)
         # 'ScanNetSecurity' on scan.netsecurity.ne.jp: one word found in the host is the brand
         brand = " " not in name and len(key) >= 4 and key in host_key
-        if org or brand or page.is_site_name(name):
+        if org or brand or _CORPORATE.search(name) or page.is_site_name(name):
             if bylines is None:
                 bylines = byline_texts(page)
             if not _credited(name, bylines):
