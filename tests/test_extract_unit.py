@@ -10,6 +10,7 @@ import pytest
 
 from spiders.extract import SITE_PARSERS, extract, generic_extract, site_for
 from spiders.generic.authors import split_byline
+from spiders.generic.boilerplate import is_boilerplate_text
 from spiders.generic.dates import parse_datetime
 from spiders.htmltools import NotAnArticle
 from spiders.sites import moscowtimes
@@ -302,6 +303,17 @@ def test_true_text_is_kept_embeds_closing_lines_and_shown_code():
     body = generic_extract(html, URL)["body"].split("\n\n")
     assert body[-1] == closing
     assert any(p.startswith("The council has voted to approve") for p in body)
+
+
+@pytest.mark.parametrize("paragraph, furniture", [
+    ("科技 > 要闻 > THE NEXT WEB > 正文", True),
+    ("Home › World › Europe", True),
+    ("News » Local » Council", True),
+    ("Inflation was 3% > 2% target, and the bank said > 4% would be too high.", False),
+    ("Clicks > views", False),
+])
+def test_a_breadcrumb_trail_is_furniture(paragraph, furniture):
+    assert is_boilerplate_text(paragraph) is furniture
 
 
 def test_a_paragraph_the_article_repeats_is_kept():
