@@ -165,6 +165,14 @@ def test_authors_company_with_a_legal_suffix_is_not_a_writer(company):
     assert authors.authors(page) == ["小暮ひさのり"]
 
 
+@pytest.mark.parametrize("value, names", [
+    ("Gillman, Steve", ["Steve Gillman"]),
+    ("Steve Gillman, Jane Roe", ["Steve Gillman", "Jane Roe"]),  # two full names stay two
+])
+def test_authors_meta_two_lone_words_last_name_first(value, names):
+    assert authors.authors(_page(f'<meta name="parsely-author" content="{value}">')) == names
+
+
 def test_authors_site_name_given_as_value_is_not_an_author():
     page = _page('<meta value="Us Weekly" name="og:site_name">'
                  '<meta name="author" value="Us Weekly Staff">')

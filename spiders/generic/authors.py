@@ -159,6 +159,9 @@ def _dedupe(names: Iterable[str]) -> list[str]:
     return out
 
 
+_LAST_FIRST = re.compile(r"^[A-Z][\w'’-]+,\s*[A-Z][\w'’.-]+$")
+
+
 def _inverted(value: str) -> str:
     """'Brazil, Rachel' -> 'Rachel Brazil' (Dublin Core / citation order)."""
     last, sep, first = value.partition(",")
@@ -354,7 +357,8 @@ def authors(page: Page) -> list[str]:
             continue
         several = len(values) > 1
         for value in values:
-            if key in _INVERTED_KEYS:
+            # 'Gillman, Steve': two lone words are one name written last name first
+            if key in _INVERTED_KEYS or (_LAST_FIRST.match(value) and not value.isupper()):
                 value = _inverted(value)
             value = re.sub(r"\s*https?://\S+", "", value)  # 'The Washington Times https://...'
             found, bylines = _accept(split_byline(value, whole=several), page, bylines)
