@@ -159,6 +159,9 @@ def _dedupe(names: Iterable[str]) -> list[str]:
     return out
 
 
+_LAST_FIRST = re.compile(r"^[A-Z][\w'’-]+,\s*[A-Z][\w'’.-]+$")
+
+
 def _inverted(value: str) -> str:
     """'Brazil, Rachel' -> 'Rachel Brazil' (Dublin Core / citation order)."""
     last, sep, first = value.partition(",")
@@ -212,6 +215,11 @@ def _jsonld_credits(page: Page) -> list[tuple[str, bool, bool]]:
     return out
 
 
+# A company's legal suffix ('mediagene Inc.'): an organisation, not a writer.
+_CORPORATE = re.compile(r"\s(?:inc|ltd|llc|gmbh|corp|corporation|plc|limited|co\.?,? ltd)\.?$",
+                        re.IGNORECASE)
+
+
 def _accept(names: list[str], page: Page, bylines: list[str] | None, *, org: bool = False
             ) -> tuple[list[str], list[str] | None]:
     """Drop site/publisher names (and typed organisations) no visible byline credits."""
@@ -221,7 +229,7 @@ def _accept(names: list[str], page: Page, bylines: list[str] | None, *, org: boo
         key = name_key(name)
         # 'ScanNetSecurity' on scan.netsecurity.ne.jp: one word found in the host is the brand
         brand = " " not in name and len(key) >= 4 and key in host_key
-        if org or brand or page.is_site_name(name):
+        if org or brand or _CORPORATE.search(name) or page.is_site_name(name):
             if bylines is None:
                 bylines = byline_texts(page)
             if not _credited(name, bylines):
@@ -240,6 +248,18 @@ def _value_metas(page: Page) -> dict[str, list[str]]:
         if key and value:
             out.setdefault(key, []).append(value)
     return out
+
+
+_COPYRIGHT = re.compile(r"copyright|\(c\)|©|all rights reserved|\d{4}|[.,]", re.IGNORECASE)
+
+
+def _copyright_holders(page: Page, unvalued: dict[str, list[str]]) -> set[str]:
+    """name_key()s of whoever the copyright meta names ('Copyright (c) Condé Nast 2022')."""
+    out = set()
+    for key in ("copyright", "dc.rights", "dcterms.rights", "dcterms.rightsholder"):
+        for value in page.meta_all(key) or unvalued.get(key, []):
+            out.add(name_key(_COPYRIGHT.sub(" ", value)))
+    return out - {""}
 
 
 # A class token of an element that holds one author's name and nothing else ('author-name',
@@ -329,19 +349,29 @@ def authors(page: Page) -> list[str]:
         return names
 
     unvalued = _value_metas(page)
+    holders: set[str] | None = None
+    house: list[str] = []
     for key in _META_KEYS:
         values = page.meta_all(key) or unvalued.get(key, [])
         if not values:
             continue
         several = len(values) > 1
         for value in values:
-            if key in _INVERTED_KEYS:
+            # 'Gillman, Steve': two lone words are one name written last name first
+            if key in _INVERTED_KEYS or (_LAST_FIRST.match(value) and not value.isupper()):
                 value = _inverted(value)
             value = re.sub(r"\s*https?://\S+", "", value)  # 'The Washington Times https://...'
             found, bylines = _accept(split_byline(value, whole=several), page, bylines)
             names.extend(found)
         if names:
-            return _dedupe(names)
+            if holders is None:
+                holders = _copyright_holders(page, unvalued)
+            if house or not all(name_key(n) in holders for n in names):
+                return _dedupe(names)
+            # 'author' = the copyright holder: a house default when another key names someone
+            house, names = names, []
+    if house:
+        return _dedupe(house)
 
     # Last resort, the visible credit: itemprop=author names, rel=author links, then a
     # "By ..." byline. Only short, name-like texts count, and a lone word ('Eddie', a CMS

@@ -107,10 +107,16 @@ def _walk_jsonld(data: Any, out: list[dict[str, Any]], depth: int = 0) -> None:
             out.append(main)
 
 
+# A CDATA wrapper (XHTML habit, sometimes behind `//`) that the HTML parser keeps as text.
+_CDATA = re.compile(r"^(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>$")
+
+
 def _jsonld(doc: lxml.html.HtmlElement) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     for script in doc.xpath('//script[@type="application/ld+json"]'):
         raw = (script.text or "").strip()
+        if raw.startswith(("<![CDATA[", "//")):
+            raw = _CDATA.sub("", raw).strip()
         if not raw:
             continue
         try:
@@ -200,9 +206,15 @@ def _pick_article(page: Page) -> dict[str, Any]:
 
 def _site_names(page: Page) -> set[str]:
     names: list[str] = []
+    # <meta value=...> (no content): browsers ignore it, but it is the page's own word
+    valued: dict[str, list[str]] = {}
+    for el in page.doc.xpath("//meta[@value][not(@content)]"):
+        key = (el.get("name") or el.get("property") or "").strip().lower()
+        valued.setdefault(key, []).append(" ".join(el.get("value", "").split()))
     for key in ("og:site_name", "application-name", "apple-mobile-web-app-title", "twitter:site",
                 "publisher", "dc.publisher", "article:publisher"):
-        names.extend(v.lstrip("@") for v in page.meta_all(key) if "/" not in v)
+        values = page.meta_all(key) or valued.get(key, [])
+        names.extend(v.lstrip("@") for v in values if v and "/" not in v)
     for obj in page.jsonld:
         kinds = types_of(obj)
         if kinds & {"WebSite", "NewsMediaOrganization", "Organization"} and \
