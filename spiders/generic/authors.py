@@ -159,9 +159,6 @@ def _dedupe(names: Iterable[str]) -> list[str]:
     return out
 
 
-_LAST_FIRST = re.compile(r"^[A-Z][\w'’-]+,\s*[A-Z][\w'’.-]+$")
-
-
 def _inverted(value: str) -> str:
     """'Brazil, Rachel' -> 'Rachel Brazil' (Dublin Core / citation order)."""
     last, sep, first = value.partition(",")
@@ -215,11 +212,6 @@ def _jsonld_credits(page: Page) -> list[tuple[str, bool, bool]]:
     return out
 
 
-# A company's legal suffix ('mediagene Inc.'): an organisation, not a writer.
-_CORPORATE = re.compile(r"\s(?:inc|ltd|llc|gmbh|corp|corporation|plc|limited|co\.?,? ltd)\.?$",
-                        re.IGNORECASE)
-
-
 def _accept(names: list[str], page: Page, bylines: list[str] | None, *, org: bool = False
             ) -> tuple[list[str], list[str] | None]:
     """Drop site/publisher names (and typed organisations) no visible byline credits."""
@@ -229,7 +221,7 @@ def _accept(names: list[str], page: Page, bylines: list[str] | None, *, org: boo
         key = name_key(name)
         # 'ScanNetSecurity' on scan.netsecurity.ne.jp: one word found in the host is the brand
         brand = " " not in name and len(key) >= 4 and key in host_key
-        if org or brand or _CORPORATE.search(name) or page.is_site_name(name):
+        if org or brand or page.is_site_name(name):
             if bylines is None:
                 bylines = byline_texts(page)
             if not _credited(name, bylines):
@@ -357,8 +349,7 @@ def authors(page: Page) -> list[str]:
             continue
         several = len(values) > 1
         for value in values:
-            # 'Gillman, Steve': two lone words are one name written last name first
-            if key in _INVERTED_KEYS or (_LAST_FIRST.match(value) and not value.isupper()):
+            if key in _INVERTED_KEYS:
                 value = _inverted(value)
             value = re.sub(r"\s*https?://\S+", "", value)  # 'The Washington Times https://...'
             found, bylines = _accept(split_byline(value, whole=several), page, bylines)

@@ -104,14 +104,8 @@ _TAIL_MARKER = re.compile(
     re.IGNORECASE)
 
 
-# A breadcrumb trail: three or more short labels joined by '>', '›' or '»' ('Tech > News > Story').
-# Labels carry no sentence punctuation: '3% > 2% target, and ...' is a sentence.
-_BREADCRUMB = re.compile(r"^(?:[^>›»\n,;.!?%]{1,30}[>›»]\s*){2,6}[^>›»\n,;.!?%]{1,30}$")
-
-
 def is_boilerplate_text(paragraph: str) -> bool:
-    return bool(_TEXT.match(paragraph) or _CONTAINS.search(paragraph) or
-                (len(paragraph) <= 120 and _BREADCRUMB.match(paragraph)))
+    return bool(_TEXT.match(paragraph) or _CONTAINS.search(paragraph))
 
 
 def is_tail_boilerplate(paragraph: str) -> bool:

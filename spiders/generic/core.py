@@ -89,14 +89,7 @@ def _floor_authors(floor: Floor) -> list[str]:
 def _published(page, floor: Floor, tz_name: str | None) -> tuple[datetime | None, str | None]:
     value, where = dates.find(page, "published", tz_name)
     if value is not None and where and where.startswith(_PRECISE_DATE):
-        url_day = dates.url_day(page.url)
-        # A day apart may be the URL in the newsroom's zone and the value in another.
-        if url_day is None or abs((url_day - value.date()).days) <= 1 or \
-                floor.day != url_day.isoformat():
-            return value, where
-        # The URL and htmldate both give another day: the stated value is a re-publication
-        # or a template's date; the page shows the URL's day.
-        return _day(floor.day, tz_name)
+        return value, where
     day = floor.day  # no statement of ours: htmldate's reading of the page (as trafilatura's)
     if day and not (value is not None and value.date().isoformat() == day[:10]):
         try:

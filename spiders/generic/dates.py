@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import timezone as fixed_offset
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,20 +41,6 @@ _ISOISH = re.compile(
     r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?))?\s*"
     r"(Z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})?$", re.IGNORECASE)
 _EPOCH = re.compile(r"^\d{10}(?:\d{3})?$")
-
-
-# A full date in a URL path, months and days with or without a leading zero.
-_URL_DAY = re.compile(r"/((?:19|20)\d\d)[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|-|$)")
-
-
-def url_day(url: str) -> date | None:
-    m = _URL_DAY.search(urlsplit(url).path)
-    if not m:
-        return None
-    try:
-        return date(*(int(g) for g in m.groups()))
-    except ValueError:
-        return None
 
 
 def zone(name: str | None) -> ZoneInfo | None:
