@@ -219,7 +219,7 @@ def _accept(names: list[str], page: Page, bylines: list[str] | None, *, org: boo
     host_key = name_key(urlsplit(page.url).hostname or "")
     for name in names:
         key = name_key(name)
-        # 'ScanNetSecurity' on scan.netsecurity.ne.jp: one word found in the host is the brand
+        # 'NewsWire' on news.newswire.example: one word found in the host is the brand
         brand = " " not in name and len(key) >= 4 and key in host_key
         if org or brand or page.is_site_name(name):
             if bylines is None:

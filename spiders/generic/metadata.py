@@ -21,7 +21,7 @@ _STANDFIRST_CLASS = re.compile(
 
 
 def registrable(host: str) -> str:
-    """'www.bbc.co.uk' -> 'bbc.co.uk', 'o.canada.com' -> 'canada.com' (no suffix list: a short
+    """'www.paper.co.uk' -> 'paper.co.uk', 'o.paper.com' -> 'paper.com' (no suffix list: a short
     second-level label like co/com/org means the domain has three labels)."""
     labels = (host or "").lower().rstrip(".").split(".")
     if len(labels) >= 3 and len(labels[-2]) <= 3 and len(labels[-1]) == 2:

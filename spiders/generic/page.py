@@ -45,7 +45,7 @@ def clean_text(value: Any) -> str:
 
 
 def name_key(value: str) -> str:
-    """A loose key to compare organisation names: 'The Guardian' ~ 'guardian' ~ 'theguardian.com'.
+    """A loose key to compare organisation names: 'The Daily' ~ 'daily' ~ 'thedaily.example'.
     """
     key = _NON_WORD.sub("", value.casefold())
     for suffix in ("com", "couk", "org", "net", "news"):
@@ -235,7 +235,7 @@ def _site_names(page: Page) -> set[str]:
     labels = host.split(".")
     names.append(host)
     if len(labels) >= 2:
-        # the registrable label: 'theguardian' of theguardian.com, 'bbc' of bbc.co.uk
+        # the registrable label: 'thedaily' of thedaily.com, 'paper' of paper.co.uk
         core = labels[-3] if len(labels) >= 3 and len(labels[-2]) <= 3 else labels[-2]
         names.append(core)
     return {k for k in (name_key(n) for n in names if n) if len(k) >= 2}
