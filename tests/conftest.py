@@ -82,3 +82,16 @@ def pg_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator:
+    """Airflow components (tests/test_production.py's Stack), stopped even when the test fails
+    (set `stack.env` before starting); the production, browser and Nightdesk UI tests use it."""
+    from tests.test_production import Stack
+
+    s = Stack(env={}, logs=tmp_path / "component-logs")
+    try:
+        yield s
+    finally:
+        s.stop()

@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,15 +30,6 @@ ARTIFACTS = Path(os.environ.get("NIGHTDESK_TEST_ARTIFACTS", REPO / "data" / "tes
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    s = Stack(env={}, logs=tmp_path / "component-logs")
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ import json
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -63,15 +62,6 @@ def test_the_report_shows_every_runs_figure_and_loads_nothing(tmp_path: Path):
     assert 'data-figure="crawl_seconds">1 min 04 s</td>' in html
     assert 'data-figure="rejects_by_reason">missing_title 1, not_article 2</td>' in html
     assert 'data-figure="authors_share">50%</td>' in html  # 9 of 18 loaded (12+2+4)
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    s = Stack(env={}, logs=tmp_path / "component-logs")
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 @pytest.mark.slow

@@ -131,16 +131,6 @@ class Stack:
             out.close()
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """Components are stopped even when the test fails (set `stack.env` before starting)."""
-    s = Stack(env={}, logs=tmp_path / "component-logs")
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
 def server_url(url: str) -> str:
     """The URL of the PostgreSQL server of a database URL (without the database)."""
     return url.split("?")[0].rsplit("/", 1)[0]
