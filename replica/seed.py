@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 
-from replica.content import MOSCOW, Author, Block, ContentError, Image, ReplicaArticle
+from replica.model import MOSCOW, Author, Block, ContentError, Image, ReplicaArticle
 
 SEED_PUBLISHED_TIME = time(18, 42)  # the reader's copy shows only the date
 SEED_SECTION = "news"

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import unquote, urlsplit
 
-from replica import render
+import replica.render as render
 from replica.content import (
     DEFAULT_SEED,
     MOSCOW,
