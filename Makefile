@@ -9,6 +9,9 @@ EXTRAS_STAMP := $(VENV)/.nightdesk-extras-installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PYTHONPATH := $(CURDIR)
+# The demo replica (replica/, never shipped) is reached through this Scrapy download handler;
+# the package names no replica, the checkout does (bin/airflow sets the same default).
+export NIGHTDESK_REPLICA_HANDLER ?= replica.handler.ReplicaDownloadHandler
 
 .PHONY: install run test test-fast test-production ui lint lock services browser bench
 

@@ -7,7 +7,8 @@ under the night's listing date), updates a few earlier ones (body edited, lastmo
 some pages with dates that disagree with the page (older stories listed as new) and some
 non-article pages. Its home page advertises an RSS feed of the last three nights; robots.txt
 lists a news sitemap of everything with lastmod. Each night runs `nightdesk run`'s pipeline
-(etl.cli.run: crawl, transform, load, check) into a SQLite warehouse. Reported, on one JSON line:
+(nightdesk.pipeline.run: crawl, transform, load, check) into a SQLite warehouse. Reported, on
+one JSON line:
 article requests (from the server's log, discovery documents counted apart) per new-or-changed
 URL the site offered (target <= 1.1), and per stored new-or-changed article.
 
@@ -165,7 +166,7 @@ def _sources(path: Path, base: str, polite: bool) -> Path:
 
 
 def week(shared: Path, data: Path, nights: int) -> dict:
-    from etl.cli import run
+    from nightdesk.pipeline import run
 
     site = WeekSite(shared, nights)
     wh_url = f"sqlite:///{data / 'warehouse.db'}"
@@ -208,9 +209,9 @@ def week(shared: Path, data: Path, nights: int) -> dict:
 
 def backfill(shared: Path, data: Path, n: int) -> dict:
     """N pages of one host, one interval, default politeness: timed."""
-    from etl.cli import run
     from etl.load import check, load_lake, load_warehouse
     from etl.transform import transform
+    from nightdesk.pipeline import run
     from spiders.run import crawl
 
     refs = [ref for ref, _ in pubs.fundus_pages(shared)] + _nodate_refs(shared)

@@ -97,8 +97,8 @@ def ensure_raw(n: int, seed: int, preload: float, cache_root: Path) -> tuple[Pat
 
 def _windows(data_dir: Path, start: str, end: str) -> list[Path]:
     from bench import synth
-    from etl.config import utc
-    from spiders.run import window_dir
+    from contracts.dates import utc
+    from contracts.layout import window_dir
 
     return [window_dir(data_dir, s, utc(start), utc(end)) for s in synth.source_names()]
 
@@ -348,7 +348,7 @@ def _raw_schema() -> Any:
     neither guesses timestamps (dropping their offsets) nor trips over a bad row."""
     import pyarrow as pa
 
-    from etl.schema import CRAWL_FIELDS, LIST_FIELDS
+    from contracts.schema import CRAWL_FIELDS, LIST_FIELDS
 
     return pa.schema([(f, pa.list_(pa.string()) if f in LIST_FIELDS else pa.string())
                       for f in CRAWL_FIELDS])
@@ -360,7 +360,7 @@ def child_floor(work: Path) -> None:
     import pyarrow.json as pj
     import pyarrow.parquet as pq
 
-    from etl.schema import CRAWL_FIELDS, LIST_FIELDS
+    from contracts.schema import CRAWL_FIELDS, LIST_FIELDS
 
     out = work / "floor"
     out.mkdir()
@@ -411,7 +411,7 @@ def child_naive(work: Path) -> None:
 
     import pandas as pd
 
-    from etl.schema import LIST_FIELDS
+    from contracts.schema import LIST_FIELDS
 
     out = work / "naive"
     out.mkdir()

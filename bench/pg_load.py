@@ -42,8 +42,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `python bench/pg_load.py` works like `python -m bench.pg_load`
     sys.path.insert(0, str(REPO))
 
+from contracts.schema import FIELDS  # noqa: E402
 from etl import pgcopy, warehouse  # noqa: E402
-from etl.schema import FIELDS  # noqa: E402
 
 PG_BASE = os.environ.get("NIGHTDESK_BENCH_PG",
                          os.environ.get("NIGHTDESK_TEST_PG",

@@ -4,8 +4,8 @@
         --start 2019-01-01T02:00:00+00:00 --end 2026-11-27T02:00:00+00:00
 
 writes, for each of the (default 5) sources, one complete crawl window
-`{data}/raw/source=S/window=W/` (the layout of spiders.run.window_dir): articles.jsonl (one JSON
-object per line with exactly the crawl fields of etl/schema.py), an empty rejects.jsonl, a
+`{data}/raw/source=S/window=W/` (contracts.layout.window_dir): articles.jsonl (one JSON
+object per line with exactly the crawl fields of contracts/schema.py), an empty rejects.jsonl, a
 crawl.log line and, last, stats.json (the keys etl.transform reads), so the real transform reads it
 unchanged. The ground truth (which rows are copies, near copies or bad, and of what) goes to
 `{data}/synth-W.json`, outside the raw layout.
@@ -53,9 +53,9 @@ from typing import Any
 
 import numpy as np
 
-from etl.config import utc, window_label
-from etl.schema import CRAWL_FIELDS
-from spiders.run import window_dir
+from contracts.dates import utc
+from contracts.layout import window_dir, window_label
+from contracts.schema import CRAWL_FIELDS
 
 CHUNK = 10_000  # rows per generation chunk; part of the determinism contract, do not tune
 BODY_BATCH = 2_000  # documents rendered per numpy pass: bounds the per-word temporaries

@@ -1,20 +1,22 @@
 """news_pipeline: every night at 02:00 UTC, the articles of [previous 02:00, 02:00) for each source.
 
-Wiring only. Each task calls one function of spiders/ or etl/ with explicit arguments, the same
-function `nightdesk run` calls, and imports it inside the task: parsing this file imports no
-pandas, pyarrow or Scrapy and touches no file or network.
+Wiring only. Each task calls one step of the entry-point layer (nightdesk/pipeline.py) with
+explicit arguments, the steps `nightdesk run` calls, and imports it inside the task: parsing this
+file imports no pandas, pyarrow or Scrapy and touches no file or network.
 
-Settings come from the environment at run time: NIGHTDESK_SOURCES (sources TOML, default
-sources/demo.toml), NIGHTDESK_DATA_DIR (default ./data), NIGHTDESK_WAREHOUSE_URL (default SQLite in
-the data dir), NIGHTDESK_TASK_RETRIES (default 2).
+Settings (contracts/settings.py) come from the environment, read once per task at run time:
+NIGHTDESK_SOURCES (sources TOML, default sources/demo.toml), NIGHTDESK_DATA_DIR (default ./data),
+NIGHTDESK_WAREHOUSE_URL (default SQLite in the data dir); NIGHTDESK_TASK_RETRIES (default 2) is
+read when the file is parsed, as Airflow needs it then.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, get_current_context, task
+
+from contracts.settings import Settings
 
 LAKE = Asset(name="nightdesk_lake_articles", uri="nightdesk://lake/articles")
 WAREHOUSE = Asset(name="nightdesk_warehouse_articles", uri="nightdesk://warehouse/articles")
@@ -29,13 +31,11 @@ def _window() -> dict[str, str]:
 
 
 def _paths() -> dict[str, str]:
-    from etl import config
-
-    data = config.data_dir()
+    settings = Settings.from_env()
     return {
-        "sources_file": str(config.sources_file()),
-        "data_dir": str(data),
-        "warehouse_url": config.warehouse_url(None, data),
+        "sources_file": str(settings.sources_file),
+        "data_dir": str(settings.data_dir),
+        "warehouse_url": settings.warehouse,
     }
 
 
@@ -46,7 +46,7 @@ def _paths() -> dict[str, str]:
     catchup=False,
     max_active_runs=1,
     default_args={
-        "retries": int(os.environ.get("NIGHTDESK_TASK_RETRIES", "2")),
+        "retries": Settings.from_env().task_retries,
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
@@ -58,17 +58,17 @@ def _paths() -> dict[str, str]:
 def news_pipeline():
     @task
     def list_sources() -> list[str]:
-        from spiders.sources import source_names
+        from nightdesk.pipeline import source_names
 
-        return source_names(_paths()["sources_file"])
+        return source_names(Settings.from_env())
 
     # Mapped crawls are labelled by source in the UI, not crawl [0], crawl [1], ...
     @task(max_active_tis_per_dagrun=4, map_index_template="{{ nightdesk_source }}")
     def crawl(source: str) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from spiders.run import NothingToCrawl
-        from spiders.run import crawl as crawl_source
+        from nightdesk.pipeline import NothingToCrawl
+        from nightdesk.pipeline import crawl as crawl_source
 
         get_current_context()["nightdesk_source"] = source  # type: ignore[typeddict-unknown-key]
         p = _paths()
@@ -81,16 +81,14 @@ def news_pipeline():
 
     @task
     def transform(sources: list[str], _crawls: list[dict]) -> dict:
-        from etl.transform import transform as transform_window
+        from nightdesk.pipeline import transform as transform_window
 
-        p = _paths()
         w = _window()
-        return transform_window(w["start"], w["end"], sources=list(sources),
-                                data_dir=p["data_dir"], warehouse_url=p["warehouse_url"])
+        return transform_window(w["start"], w["end"], list(sources), Settings.from_env())
 
     @task(outlets=[LAKE])
     def load_lake(_staged: dict) -> dict:
-        from etl.load import load_lake as load
+        from nightdesk.pipeline import load_lake as load
 
         w = _window()
         ctx = get_current_context()
@@ -100,7 +98,7 @@ def news_pipeline():
 
     @task(outlets=[WAREHOUSE])
     def load_warehouse(_lake: dict) -> dict:
-        from etl.load import load_warehouse as load
+        from nightdesk.pipeline import load_warehouse as load
 
         p = _paths()
         w = _window()
@@ -112,7 +110,7 @@ def news_pipeline():
 
     @task
     def check(_loaded: dict) -> dict:
-        from etl.load import check as check_window
+        from nightdesk.pipeline import check as check_window
 
         p = _paths()
         w = _window()

@@ -14,8 +14,7 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-from etl.neardup import word_table
-from etl.schema import (
+from contracts.schema import (
     CRAWL_STATE_LIMITS,
     EARLIEST,
     FIELDS,
@@ -28,7 +27,8 @@ from etl.schema import (
     is_valid_text,
     valid_text,
 )
-from spiders.urls import canonical_key
+from contracts.urls import canonical_key
+from etl.neardup import word_table
 
 # Blocks that are never article text, whatever the parser let through. Per source, searched in
 # each paragraph (lowercased, whitespace collapsed): anchor with ^ and $ to match a whole one
@@ -72,7 +72,7 @@ def _invalid(s: pd.Series) -> np.ndarray:
 
 
 def valid_texts(df: pd.DataFrame) -> int:
-    """Make every crawl text of `df` valid text (etl.schema.valid_text), in place; returns the
+    """Make every crawl text of `df` valid text (contracts.schema.valid_text), in place; returns the
     characters removed or replaced."""
     changed = 0
     for col in _STR_FIELDS:
@@ -107,7 +107,7 @@ def valid_texts(df: pd.DataFrame) -> int:
 
 
 def drop_bogus_dates(df: pd.DataFrame) -> int:
-    """Optional instants outside the valid range (etl.schema: 1990 to a day after the crawl,
+    """Optional instants outside the valid range (contracts.schema: 1990 to a day after the crawl,
     e.g. a CMS's 0001-01-01 default) become null with their provenance; returns how many. A
     required one stays: validation quarantines its row."""
     dropped = 0
@@ -318,7 +318,7 @@ def _fit(frame: pd.DataFrame, limits: dict[str, int]) -> pd.DataFrame:
 
 
 def clean_quarantine(rows: pd.DataFrame) -> pd.DataFrame:
-    """Quarantine rows as every sink can store them: valid text within etl.schema's
+    """Quarantine rows as every sink can store them: valid text within contracts.schema's
     QUARANTINE_LIMITS. A row is never refused for its own values: it is the record of a refusal.
     A URL cut to fit says so in its reason."""
     out = rows.copy()

@@ -38,19 +38,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from contracts.layout import neardup_index
+from contracts.schema import batch_schema
+from contracts.settings import Settings
 from etl import lake
 from etl.neardup import NearDupIndex, Sketches, file_meta
-from etl.schema import batch_schema
 
 STAGED = "neardup.parquet"
 
 
 def enabled() -> bool:
-    return os.environ.get("NIGHTDESK_NEARDUP", "1") not in ("0", "false", "no", "off")
+    return Settings.from_env().neardup
 
 
 def index_path(data_dir: str | Path) -> Path:
-    return Path(data_dir) / "neardup" / "index.parquet"
+    return neardup_index(data_dir)
 
 
 class IndexDamaged(RuntimeError):

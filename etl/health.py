@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from contracts.layout import window_dir
 from etl import warehouse
 
 HISTORY_NIGHTS = 30
@@ -61,8 +62,6 @@ class Tally:
 
 
 def crawl_stats(data_dir: str | Path, source: str, start: datetime, end: datetime) -> dict:
-    from spiders.run import window_dir  # the crawl owns its output layout
-
     path = window_dir(data_dir, source, start, end) / "stats.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 

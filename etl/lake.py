@@ -31,8 +31,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from etl.config import workers
-from etl.schema import FIELD_NAMES, arrow_schema, batch_schema
+from contracts.layout import lake_articles_dir
+from contracts.schema import FIELD_NAMES, arrow_schema, batch_schema
+from contracts.settings import Settings
 
 PART = "part-0.parquet"
 # Replaced versions gathered before they are kept in the history at once (memory).
@@ -40,7 +41,7 @@ HISTORY_BATCH_ROWS = 20_000
 
 
 def articles_root(data_dir: str | Path) -> Path:
-    return Path(data_dir) / "lake" / "articles"
+    return lake_articles_dir(data_dir)
 
 
 def partition_dir(root: Path, source: str, published_month: str) -> Path:
@@ -162,7 +163,7 @@ def load_staged(partitions: list[Path], data_dir: str | Path, run_id: str) -> di
         return _counts()
     # Every id up front (finding the copies stored elsewhere needs them all before the first
     # merge); the full rows are read once, by the partition's merge.
-    with ThreadPoolExecutor(workers()) as pool:
+    with ThreadPoolExecutor(Settings.from_env().workers) as pool:
         keys = list(pool.map(_read_keys, partitions))
     groups = [_Group(k["source"][0].as_py(), path.parent.name.split("=", 1)[1], k["article_id"],
                      partial(_read, path, schema=batch_schema()))
@@ -199,7 +200,7 @@ def _stored_elsewhere(root: Path, groups: list[_Group], paths: list[Path]
     stored row."""
     out: list[dict[str, set[Path]]] = [{} for _ in groups]
     candidates = partition_files(root.parent.parent, {g.source for g in groups})
-    with ThreadPoolExecutor(workers()) as pool:
+    with ThreadPoolExecutor(Settings.from_env().workers) as pool:
         read = list(pool.map(_ids_of, candidates))
     damaged = [p for p, t in zip(candidates, read, strict=True) if not isinstance(t, pa.Table)]
     tables = [(p, t) for p, t in zip(candidates, read, strict=True) if isinstance(t, pa.Table)]
@@ -237,7 +238,7 @@ def _merge(groups: list[_Group], data_dir: str | Path, run_id: str) -> dict[str,
     paths = [partition_dir(root, g.source, g.month) / PART for g in groups]
     elsewhere, damaged = _stored_elsewhere(root, groups, paths)
     counts = _counts()
-    threads = workers()
+    threads = Settings.from_env().workers
 
     def run(indices: list[int], history_kept: bool) -> Iterator[tuple[int, _Done]]:
         tasks = (partial(_merge_one, groups[i], paths[i], elsewhere[i], run_id, history_kept)

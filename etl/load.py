@@ -19,10 +19,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from contracts.dates import utc
+from contracts.layout import staging_dir, window_label
+from contracts.settings import Settings
 from etl import clusters, health, lake, runids, verify, warehouse
 from etl.clean import clean_quarantine
-from etl.config import max_quarantine_share, utc, window_label
-from etl.transform import staged_partitions, staging_dir
+from etl.transform import staged_partitions
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +253,7 @@ def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
                for s in manifest["sources"].values())
     failed = int((~quarantine["reason"].isin(ROUTINE_REJECTS)).sum()) if len(quarantine) else 0
     share = failed / seen if seen else 0.0
-    limit = max_quarantine_share()
+    limit = Settings.from_env().max_quarantine_share
     if share > limit:
         problems.append(f"{failed} of {seen} pages quarantined "
                         f"({share:.0%} > {limit:.0%}); has the site's markup changed? "

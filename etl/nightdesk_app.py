@@ -21,10 +21,10 @@ DAG_ID = "news_pipeline"
 
 
 def _figures(run_id: str | None) -> dict[str, Any]:
-    from etl import config, runreport  # pandas & co. only when a page is asked for
+    from contracts.settings import Settings
+    from etl import runreport  # pandas & co. only when a page is asked for
 
-    data = config.data_dir()
-    return runreport.figures(config.warehouse_url(None, data), run_id=run_id)
+    return runreport.figures(Settings.from_env().warehouse, run_id=run_id)
 
 
 def create_app() -> FastAPI:

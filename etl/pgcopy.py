@@ -38,7 +38,7 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from psycopg import sql
 
-from etl.schema import FIELDS
+from contracts.schema import FIELDS
 
 # What a batch brings; the loader adds first_run_id and last_run_id.
 BATCH_COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.origin != "load")

@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from contracts.schema import arrow_schema
 from etl import lake
-from etl.schema import arrow_schema
 
 REJECT_COLUMNS = {"source": "VARCHAR", "url": "VARCHAR", "stage": "VARCHAR", "reason": "VARCHAR",
                   "detail": "VARCHAR", "at": "VARCHAR"}
@@ -245,14 +245,15 @@ def add_parser(sub, common=None) -> None:
 
 
 def main(args) -> int:
-    from etl import config
+    from contracts.settings import Settings
 
-    data = config.data_dir(args.data_dir)
+    settings = Settings.from_env(data_dir=args.data_dir, warehouse_url=args.warehouse)
+    data = settings.data_dir
     if args.format == "parquet" and not args.output:
         print("nightdesk query: --format parquet needs --output FILE", file=sys.stderr)
         return 2
     try:
-        run_query(args.sql, data_dir=data, warehouse_url=config.warehouse_url(args.warehouse, data),
+        run_query(args.sql, data_dir=data, warehouse_url=settings.warehouse,
                   fmt=args.format, output=args.output)
     except duckdb.Error as exc:
         print(f"nightdesk query: {str(exc).splitlines()[0]}", file=sys.stderr)

@@ -15,7 +15,6 @@ articles against a repaired index. Then verify runs again; what remains is retur
 from __future__ import annotations
 
 import sys
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import partial
@@ -26,8 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from contracts.schema import arrow_schema
 from etl import clusters, lake, verify, warehouse
-from etl.schema import arrow_schema
 
 ORDER = (verify.LAKE_PARTITION, verify.WAREHOUSE, verify.LAKE_FILE, verify.INDEX, verify.RAW)
 
@@ -138,36 +137,12 @@ def rebuild_lake_file(path: Path, data_dir: str | Path, warehouse_url: str) -> s
     return f"rebuilt {path} from the warehouse ({len(table)} rows)"
 
 
-def recrawl(path: Path, data_dir: str | Path, warehouse_url: str,
-            sources_file: str | Path) -> str:
-    """Crawl a raw window again, ignoring the crawl memory, then transform and load it (every
-    source that has a complete crawl of that window, so its staged figures stay whole)."""
-    from etl.load import load_lake, load_warehouse
-    from etl.transform import transform
-    from spiders.run import crawl
-    from spiders.sources import load_sources
-
-    folder = path.parent
-    source = _key(folder.parent.name)
-    if source not in load_sources(sources_file):
-        return f"not repaired: {source} is not in {sources_file} (pass --sources)"
-    start, end = (datetime.strptime(v, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-                  for v in _key(folder.name).split("_"))
-    crawl(source, start, end, sources_file=sources_file, data_dir=data_dir,
-          warehouse_url=warehouse_url, refetch=True)
-    sources = sorted(_key(p.parent.parent.name)
-                     for p in Path(data_dir, "raw").glob(f"source=*/{folder.name}/stats.json"))
-    run_id = f"repair__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}__{uuid.uuid4().hex[:8]}"
-    transform(start, end, sources=sources, data_dir=data_dir, warehouse_url=warehouse_url)
-    load_lake(start, end, data_dir=data_dir, run_id=run_id)
-    load_warehouse(start, end, data_dir=data_dir, warehouse_url=warehouse_url, run_id=run_id)
-    return f"crawled {source} again for {folder.name} and reloaded it (run {run_id})"
-
-
-def repair(data_dir: str | Path, warehouse_url: str, *, sources_file: str | Path,
+def repair(data_dir: str | Path, warehouse_url: str, *, recrawl: Callable[[Path], str],
            only: Iterable[str] = ()) -> tuple[list[str], list[verify.Problem]]:
     """Fix what verify reports (only the problems naming one of `only`'s paths, when given).
-    Returns (what was done, the problems a verify after it still finds)."""
+    `recrawl(stats_path)` crawls a damaged raw window again and reloads it (the crawl is the
+    app layer's: nightdesk.pipeline.recrawl). Returns (what was done, the problems a verify after
+    it still finds)."""
     wanted = {str(Path(p).resolve()) for p in only}
     problems = [p for p in verify.verify(data_dir, warehouse_url)
                 if not wanted or str(Path(p.path).resolve()) in wanted]
@@ -197,18 +172,17 @@ def repair(data_dir: str | Path, warehouse_url: str, *, sources_file: str | Path
                     f"lake ({clusters.rebuild(data_dir)} articles)")
         elif kind == verify.RAW:
             for p in todo:
-                attempt(p.path, partial(recrawl, Path(p.path), data_dir, warehouse_url,
-                                        sources_file))
+                attempt(p.path, partial(recrawl, Path(p.path)))
     return done, verify.verify(data_dir, warehouse_url)
 
 
-def main(data_dir: str | Path, warehouse_url: str, sources_file: str | Path,
+def main(data_dir: str | Path, warehouse_url: str, recrawl: Callable[[Path], str],
          only: Iterable[str] = ()) -> int:
     if not Path(data_dir).is_dir():
         print(f"nightdesk repair: no data dir at {data_dir}", file=sys.stderr)
         return 2
     try:
-        done, left = repair(data_dir, warehouse_url, sources_file=sources_file, only=only)
+        done, left = repair(data_dir, warehouse_url, recrawl=recrawl, only=only)
     except sa.exc.SQLAlchemyError as exc:  # the message only: the URL may hold a password
         print(f"nightdesk repair: cannot use the warehouse: {verify.first_line(exc)}",
               file=sys.stderr)

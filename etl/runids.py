@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from contracts.schema import arrow_schema
 from etl import lake, warehouse
-from etl.schema import arrow_schema
 
 log = logging.getLogger(__name__)
 

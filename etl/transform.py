@@ -20,7 +20,6 @@ import io
 import json
 import logging
 import multiprocessing
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -36,19 +35,21 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from contracts.dates import utc
+from contracts.fsutil import release, replace_dir, sweep, work_dir
+from contracts.layout import staging_dir, window_dir, window_label
+from contracts.schema import CRAWL_FIELDS, EARLIEST, FUTURE_SLACK, LIST_FIELDS, batch_schema
+from contracts.settings import DEFAULT_CHUNK_ROWS, default_workers
 from etl import clusters, dedupe, warehouse
 from etl.clean import clean, clean_fetched, clean_quarantine
-from etl.config import utc, window_label, workers
-from etl.fsutil import release, replace_dir, sweep, work_dir
 from etl.lake import write_atomic
-from etl.schema import CRAWL_FIELDS, EARLIEST, FUTURE_SLACK, LIST_FIELDS, batch_schema
 from etl.validate import split_valid
 
 log = logging.getLogger(__name__)
 
 # A worker peaks at about 470 MB cleaning 5000 articles (650 MB at 10000): two workers and the
 # parent stay well under 2 GB.
-CHUNK_ROWS = int(os.environ.get("NIGHTDESK_CHUNK_ROWS", "5000"))
+CHUNK_ROWS = DEFAULT_CHUNK_ROWS  # the entry point passes Settings.chunk_rows
 QUARANTINE_COLUMNS = ("source", "url", "stage", "article_id", "reason", "interval_start",
                       "interval_end", "seen_at", "payload")
 FETCHED_COLUMNS = ("source", "article_id", "url", "signal", "fetched_at")
@@ -57,10 +58,6 @@ KEY_COLUMNS = ("article_id", "source", "crawled_at", "published_at", "url_key", 
 
 class MissingCrawl(RuntimeError):
     pass
-
-
-def staging_dir(data_dir: str | Path, start: datetime, end: datetime) -> Path:
-    return Path(data_dir) / "staging" / f"window={window_label(start, end)}"
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -230,7 +227,6 @@ def _run_chunks(chunks: list[_Chunk], n_workers: int) -> Iterator[_Result]:
 
 
 def _crawl_window(data_dir: str | Path, source: str, start: datetime, end: datetime) -> Path:
-    from spiders.run import window_dir  # the crawl owns its output layout
 
     folder = window_dir(data_dir, source, start, end)
     if not (folder / "stats.json").exists():
@@ -301,7 +297,9 @@ def _existing(keys: pd.DataFrame, warehouse_url: str) -> pd.DataFrame:
 
 
 def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
-              data_dir: str | Path, warehouse_url: str) -> dict[str, Any]:
+              data_dir: str | Path, warehouse_url: str, chunk_rows: int | None = None,
+              workers: int | None = None) -> dict[str, Any]:
+    """`chunk_rows` and `workers` default to CHUNK_ROWS and one per core (at most 4)."""
     start, end = utc(start), utc(end)
     final = staging_dir(data_dir, start, end)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -309,7 +307,8 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
     work = work_dir(final)
     (work / "parts").mkdir()
     try:
-        summary = _transform(start, end, sources, data_dir, warehouse_url, work)
+        summary = _transform(start, end, sources, data_dir, warehouse_url, work,
+                             chunk_rows or CHUNK_ROWS, workers or default_workers())
         replace_dir(work, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -319,7 +318,8 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
 
 
 def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str | Path,
-               warehouse_url: str, work: Path) -> dict[str, Any]:
+               warehouse_url: str, work: Path, chunk_rows: int, workers: int
+               ) -> dict[str, Any]:
     schema = batch_schema()
     quarantine: list[dict[str, Any]] = []
     fetched: list[pd.DataFrame] = []
@@ -344,11 +344,11 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
         manifest[source] = _figures(stats, 0, len(rejects))
         crawled[source] = (folder / "articles.jsonl", stats.get("nightdesk/articles"))
         articles = folder / "articles.jsonl"
-        for span in _spans(articles, CHUNK_ROWS):
+        for span in _spans(articles, chunk_rows):
             i = len(chunks)
             chunks.append(_Chunk(articles, source, span,
                                  work / "parts" / f"part-{i:05d}.parquet", _sketch_file(work, i)))
-    for chunk, (items, bad, valid_keys, cleaned) in zip(chunks, _run_chunks(chunks, workers()),
+    for chunk, (items, bad, valid_keys, cleaned) in zip(chunks, _run_chunks(chunks, workers),
                                                          strict=True):
         manifest[chunk.source]["items"] += items
         for key, n in cleaned.items():

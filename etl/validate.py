@@ -1,5 +1,5 @@
 """Validation rules: the schema's own (required fields present, values within the limits of
-etl/schema.py) plus sanity rules.
+contracts/schema.py) plus sanity rules.
 
 Rows that fail go to the quarantine with every reason, never silently away; this runs before any
 sink is written, so no sink ever meets a value it could refuse.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from etl.schema import EARLIEST, FIELDS, FUTURE_SLACK, LIST_FIELDS
+from contracts.schema import EARLIEST, FIELDS, FUTURE_SLACK, LIST_FIELDS
 
 
 def _lengths(df: pd.DataFrame) -> dict[str, pd.Series]:

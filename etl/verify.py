@@ -26,11 +26,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from contracts.schema import arrow_schema
+from contracts.settings import Settings
 from etl import clusters, lake, warehouse
 from etl.clean import content_hash
-from etl.config import workers
 from etl.neardup import NearDupIndex
-from etl.schema import arrow_schema
 
 # What repair does for each kind of problem.
 LAKE_PARTITION = "lake_partition"  # rebuild the partition from the warehouse
@@ -110,7 +110,7 @@ def scan_partition(path: Path) -> tuple[pd.DataFrame | None, Problem | None]:
 
 def _scan_lake(data_dir: str | Path) -> tuple[pd.DataFrame, list[Problem], set[str]]:
     files = lake.partition_files(data_dir)
-    with ThreadPoolExecutor(workers()) as pool:
+    with ThreadPoolExecutor(Settings.from_env().workers) as pool:
         scanned = list(pool.map(scan_partition, files))
     problems = [p for _, p in scanned if p is not None]
     unreadable = {str(f) for f, (k, _) in zip(files, scanned, strict=True) if k is None}
@@ -277,7 +277,7 @@ def _check_raw(data_dir: str | Path) -> list[Problem]:
 def verify(data_dir: str | Path, warehouse_url: str) -> list[Problem]:
     """Every problem in the data dir and the warehouse (full verify)."""
     in_lake, problems, unreadable = _scan_lake(data_dir)
-    with ThreadPoolExecutor(workers()) as pool:
+    with ThreadPoolExecutor(Settings.from_env().workers) as pool:
         problems += [p for p in pool.map(_scan_other, _other_lake_files(data_dir)) if p]
     in_sql = _warehouse_keys(warehouse_url)
     problems += _compare(data_dir, in_lake, in_sql, unreadable)

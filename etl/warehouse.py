@@ -1,9 +1,9 @@
 """The SQL warehouse (SQLAlchemy): SQLite file by default, PostgreSQL for real deployments.
 
-Tables: `articles` (columns derived from etl/schema.py), `runs` (one row per source and interval
-run) and `quarantine` (what could not be loaded, with its reason). A load is ONE transaction:
-upsert of articles (a row changes only when its content hash does), quarantine rows and the runs
-row, so a crash leaves the previous state and a retry or rerun changes no article row.
+Tables: `articles` (columns derived from contracts/schema.py), `runs` (one row per source and
+interval run) and `quarantine` (what could not be loaded, with its reason). A load is ONE
+transaction: upsert of articles (a row changes only when its content hash does), quarantine rows and
+the runs row, so a crash leaves the previous state and a retry or rerun changes no article row.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from etl.schema import (
+from contracts.schema import (
     FIELDS,
     ID_CHARS,
     KEY,
@@ -102,8 +102,8 @@ runs = sa.Table(
         ("load_seconds", sa.Float), ("health", sa.Text))],
 )
 
-# Keyed by the URL's sha256 (etl.schema.url_hash), not the URL: rejected URLs have any length,
-# and an index entry cannot (migration 0003). Text values within etl.schema.QUARANTINE_LIMITS.
+# Keyed by the URL's sha256 (contracts.schema.url_hash), not the URL: rejected URLs have any length,
+# and an index entry cannot (migration 0003). Text values within contracts.schema.QUARANTINE_LIMITS.
 quarantine = sa.Table(
     "quarantine",
     metadata,

@@ -6,8 +6,8 @@ Where the database comes from, first match wins:
   2. ``config.attributes["url"]``;
   3. the environment variable NIGHTDESK_WAREHOUSE_URL;
   4. ``sqlalchemy.url`` of the ini file (alembic.ini leaves it unset);
-  5. the default SQLite file (``etl.config.warehouse_url``), so that ``alembic upgrade head`` at
-     the repo root works on what ``nightdesk run`` uses.
+  5. the default SQLite file (``contracts.settings.Settings.warehouse``), so that
+     ``alembic upgrade head`` at the repo root works on what ``nightdesk run`` uses.
 
 On PostgreSQL the tables and ``alembic_version`` land in the connection's current schema, i.e. the
 first schema of its search_path (``?options=-csearch_path%3Dname`` in the URL), never a
@@ -22,8 +22,8 @@ from logging.config import fileConfig
 import sqlalchemy as sa
 from alembic import context
 
+from contracts.settings import Settings
 from etl import warehouse
-from etl.config import warehouse_url
 
 config = context.config
 target_metadata = warehouse.metadata
@@ -46,7 +46,7 @@ _LOCK_SQL = sa.text(
 
 def _url() -> str:
     return (config.attributes.get("url") or os.environ.get("NIGHTDESK_WAREHOUSE_URL")
-            or config.get_main_option("sqlalchemy.url") or warehouse_url())
+            or config.get_main_option("sqlalchemy.url") or Settings.from_env().warehouse)
 
 
 def _migrate(conn: sa.Connection) -> None:

@@ -25,10 +25,12 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Literal
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
+
+from contracts.urls import listing_key
 
 # A sitemap may hold 50 MB uncompressed (sitemaps.org); more than that from a .gz is a bomb.
 MAX_GUNZIPPED = 50 * 1024 * 1024
@@ -686,27 +688,9 @@ def window_verdict(published: Stamp | None, modified: Stamp | None, start: datet
 
 # -- URLs ---------------------------------------------------------------------------------------
 
-_TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid)$", re.I)
-
-
-def clean_url(url: str) -> str:
-    """A URL without fragment and tracking parameters (utm_* and co.), otherwise as given."""
-    parts = urlsplit(url.strip())
-    kept = [p for p in parts.query.split("&") if p and not _TRACKING.match(p.split("=", 1)[0])]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), ""))
-
-
-def url_key(url: str) -> str:
-    """The identity of a listed URL: the same page listed by a feed with `?utm_source=rss` and
-    by a sitemap without it is fetched once."""
-    parts = urlsplit(clean_url(url))
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/",
-                       parts.query, ""))
-
-
 def stable_id(url: str) -> str:
     """A short, stable article id for sites without their own: sha1 of the URL key."""
-    return hashlib.sha1(url_key(url).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha1(listing_key(url).encode("utf-8")).hexdigest()[:16]
 
 
 def hosts(urls: Iterable[str]) -> list[str]:

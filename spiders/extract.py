@@ -1,7 +1,8 @@
 """One extraction entry point for every spider: the site's own parser first, generic otherwise.
 
-`extract(html, url, timezone=...)` returns the crawl fields of the Article schema (etl/schema.py)
-and never raises on a page: a page with nothing to extract comes back with `reject_reason` set
+`extract(html, url, timezone=...)` returns the crawl fields of the Article schema
+(contracts/schema.py) and never raises on a page: a page with nothing to extract comes back
+with `reject_reason` set
 ("not_article: no body (3 words)"), which the crawl turns into a reject row. A site parser
 (spiders/sites/<name>.py, listed in SITE_PARSERS) is chosen by the URL's host; when it does not
 recognise the page (a new layout), or for any other host, the generic extractor (spiders/generic)

@@ -1,5 +1,5 @@
-"""Scrapy items: the article (derived from the one Article schema, etl/schema.py), the reject, the
-page a spider hands to the item pipelines, and a crawl-memory row.
+"""Scrapy items: the article (derived from the one Article schema, contracts/schema.py), the
+reject, the page a spider hands to the item pipelines, and a crawl-memory row.
 
 Every URL a crawl lists for its window ends as exactly one ArticleItem or one RejectItem
 (spiders/pipelines.py decides for fetched pages); the memory rows say what need not be fetched
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import scrapy
 
-from etl.schema import CRAWL_FIELDS
+from contracts.schema import CRAWL_FIELDS
 
 # The spider fills the crawl fields; word_count, content_hash and the run ids come later.
 ArticleItem = type(

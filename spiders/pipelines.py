@@ -9,7 +9,7 @@ written for every verdict.
 - EncodableText (800): lone surrogates (a page's JSON-LD can escape them: "\\ud800") cannot be
   encoded in UTF-8, so the feed export would drop the whole item and leave no row; they become
   U+FFFD, counted (`nightdesk/surrogates_replaced`). Everything else is left to the ETL, which
-  decides what valid text is (etl/schema.py) and counts what it cleans.
+  decides what valid text is (contracts/schema.py) and counts what it cleans.
 - LedgerPipeline (900): counts each row (`nightdesk/articles`, `nightdesk/rejected`,
   `nightdesk/rejected/<reason>`) and writes the memory rows (fetched.jsonl, see spiders/run.py):
   one per article and per settled reject (items.SETTLED_REASONS), and the spider's re-baselined

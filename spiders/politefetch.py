@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import http.client
 import io
-import os
 import socket
 import ssl
 import time
@@ -53,9 +52,9 @@ class _Robots:
     delay: float = 0.0
 
 
-def user_agent() -> str:
+def user_agent(contact: str | None = None) -> str:
+    """The crawl's User-Agent with the operator's contact (Settings.contact), as crawls send."""
     ua = project_settings.USER_AGENT
-    contact = os.environ.get("NIGHTDESK_CONTACT")  # as spiders/run.py does for crawls
     return ua.replace("+https://github.com/nightdesk", contact) if contact else ua
 
 
@@ -82,12 +81,15 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 class PoliteFetcher:
     delay: float | None = None  # None: spiders/settings.py's DOWNLOAD_DELAY
     requests: list[str] = field(default_factory=list)  # every URL requested, in order
+    contact: str | None = None  # Settings.contact
+    allowed_addresses: tuple[str, ...] = ()  # Settings.allowed_addresses
 
     def __post_init__(self) -> None:
         s = Settings()
         s.setmodule(project_settings)
+        s.set("NIGHTDESK_ALLOWED_ADDRESSES", list(self.allowed_addresses))
         self.policy = AddressPolicy(s)
-        self.ua = user_agent()
+        self.ua = user_agent(self.contact)
         self.timeout = s.getfloat("DOWNLOAD_TIMEOUT")
         self.max_bytes = s.getint("DOWNLOAD_MAXSIZE")
         self.max_redirects = s.getint("REDIRECT_MAX_TIMES")

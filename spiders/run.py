@@ -18,16 +18,18 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from etl.config import utc as _utc
-from etl.config import window_label
-from etl.fsutil import replace_dir, sweep, work_dir
-from etl.schema import CRAWL_FIELDS
+from contracts.dates import utc as _utc
+from contracts.fsutil import replace_dir, sweep, work_dir
+from contracts.layout import window_dir
+from contracts.schema import CRAWL_FIELDS
+from contracts.settings import REPO_ROOT, Settings
 from spiders.items import REJECT_FIELDS
-from spiders.sources import REPO_ROOT, Source, load_sources
+from spiders.sources import Source, load_sources
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +42,6 @@ class NothingToCrawl(CrawlError):
     """The window cannot hold an article whatever is retried (the replica's clock is earlier)."""
 
 
-def window_dir(data_dir: str | Path, source: str, start: datetime, end: datetime) -> Path:
-    return Path(data_dir) / "raw" / f"source={source}" / f"window={window_label(start, end)}"
-
-
 def crawl(
     source: str,
     start: str | datetime,
@@ -51,21 +49,24 @@ def crawl(
     *,
     sources_file: str | Path,
     data_dir: str | Path,
-    warehouse_url: str | None = None,
-    refetch: bool = False,
+    export_known: Callable[[Path], object] | None = None,
+    settings: Settings | None = None,
     max_failed_share: float = 0.2,
 ) -> dict[str, Any]:
     """Crawl `source` for [start, end); return the crawl's figures; raise CrawlError on failure.
 
-    With `warehouse_url`, what earlier runs fetched is read from the warehouse and not fetched
-    again unless the site signals a change; `refetch` ignores that memory (e.g. after a parser
-    fix).
+    `export_known(path)` writes what earlier runs fetched (the crawl memory, JSON, exported from
+    the warehouse by the caller) into the crawl's folder: not fetched again unless the site
+    signals a change. `settings`: contact, allowed addresses and
+    the replica's handler; this starts a Scrapy process, so without them it reads
+    Settings.from_env() once, as every entry point does.
     """
+    settings = settings or Settings.from_env()
     start, end = _utc(start), _utc(end)
     if not start < end:
         raise ValueError(f"empty interval: {start} .. {end}")
     src = load_sources(sources_file)[source]
-    _refuse_after_replica_clock(src, start, end)
+    _refuse_after_replica_clock(src, start, end, settings.replica_handler)
     out = window_dir(data_dir, source, start, end)
     # Everything is written into a hidden work folder and swapped in whole at the end, so two
     # crawls of one window never mix files and a killed crawl leaves the last good one intact.
@@ -73,7 +74,7 @@ def crawl(
     sweep(out.parent)
     work = work_dir(out)
     parts = {name: work / f"{name}.jsonl" for name in ("articles", "rejects", "fetched")}
-    settings: dict[str, Any] = {
+    scrapy: dict[str, Any] = {
         "FEEDS": {
             # only the schema's crawl fields, and the reject contract's: the items also carry
             # what the crawl memory needs, which fetched.jsonl gets (spiders/pipelines.py)
@@ -90,25 +91,25 @@ def crawl(
         "LOG_FILE_APPEND": False,
         **src.scrapy_settings(),
     }
-    contact = os.environ.get("NIGHTDESK_CONTACT")
-    if contact and "USER_AGENT" not in settings:
+    if settings.allowed_addresses:
+        scrapy["NIGHTDESK_ALLOWED_ADDRESSES"] = list(settings.allowed_addresses)
+    if settings.contact and "USER_AGENT" not in scrapy:
         from spiders.settings import USER_AGENT
 
-        settings["USER_AGENT"] = USER_AGENT.replace("+https://github.com/nightdesk", contact)
+        scrapy["USER_AGENT"] = USER_AGENT.replace("+https://github.com/nightdesk",
+                                                  settings.contact)
 
     where = f"{src.mode} site"  # "live site", "local site"; a replica says where below
     if src.replica_addr or src.replica:
-        settings |= _replica_settings(src)
+        scrapy |= _replica_settings(src, settings.replica_handler)
         where = (f"local replica at {src.replica_addr}" if src.replica_addr
                  else "local replica at 127.0.0.1")
     log.info("crawling %s (%s) for [%s, %s)", source, where, start.isoformat(), end.isoformat())
     known = None
-    if warehouse_url and not refetch:
-        from etl.warehouse import export_known
-
+    if export_known is not None:
         known = work / "known.json"
-        export_known(warehouse_url, source, start, end, known)
-    _run_scrapy(src.spider, source, start, end, Path(sources_file), settings, work, known)
+        export_known(known)
+    _run_scrapy(src.spider, source, start, end, Path(sources_file), scrapy, work, known)
 
     partial = work / "stats.partial.json"
     if not partial.exists():
@@ -133,19 +134,18 @@ def crawl(
     return figures
 
 
-def _refuse_after_replica_clock(src: Source, start: datetime, end: datetime) -> None:
+def _refuse_after_replica_clock(src: Source, start: datetime, end: datetime,
+                                handler: str | None) -> None:
     """The bundled replica is frozen at its clock: a later window (the nightly schedule of
     `make ui` runs today's) can hold no article, and must not pass as a quiet empty night."""
     if not src.replica or src.replica_addr:
         return
     from scrapy.utils.misc import load_object
 
-    from spiders import settings as defaults
-
-    if importlib.util.find_spec(defaults.NIGHTDESK_REPLICA_HANDLER.split(".", 1)[0]) is None:
-        return  # not installed: _replica_settings says so
+    if not handler or importlib.util.find_spec(handler.split(".", 1)[0]) is None:
+        return  # none named or not installed: _replica_settings says so
     # the clock of the handler the crawl would load (named by a setting, never imported here)
-    now = src.replica_now or load_object(defaults.NIGHTDESK_REPLICA_HANDLER).DEFAULT_NOW
+    now = src.replica_now or load_object(handler).DEFAULT_NOW
     if start >= now:
         raise NothingToCrawl(
             f"{src.name} is the bundled replica, frozen at {now.isoformat()}: the window "
@@ -154,11 +154,11 @@ def _refuse_after_replica_clock(src: Source, start: datetime, end: datetime) -> 
             "use sources/live.toml")
 
 
-def _replica_settings(src: Source) -> dict[str, Any]:
+def _replica_settings(src: Source, replica_handler: str | None) -> dict[str, Any]:
     """Route the source's hosts to a server on this machine: `replica_addr` (tests: fault
     servers, dead ports), or `replica = true`, the bundled demo replica, which the download
-    handler named by NIGHTDESK_REPLICA_HANDLER starts inside the crawl (never imported here)."""
-    from spiders import settings as defaults
+    handler named by NIGHTDESK_REPLICA_HANDLER starts inside the crawl (never imported here:
+    the demo and the tests name it, the package does not know the replica)."""
     from spiders.discovery import hosts
     from spiders.spiders.hooks import hooks_for
 
@@ -167,10 +167,12 @@ def _replica_settings(src: Source) -> dict[str, Any]:
         handler = "spiders.replica_routing.ReplicaRoutingHandler"
         addr = src.replica_addr
     else:
-        handler = defaults.NIGHTDESK_REPLICA_HANDLER
-        if importlib.util.find_spec(handler.split(".", 1)[0]) is None:
-            raise CrawlError(f"source {src.name!r} says replica = true, but the demo replica is "
-                             "not installed (it ships with the repository, not the package)")
+        handler = replica_handler or ""
+        if not handler or importlib.util.find_spec(handler.split(".", 1)[0]) is None:
+            raise CrawlError(f"source {src.name!r} says replica = true, but no demo replica is "
+                             "installed: it ships with the repository, not the package, and "
+                             "NIGHTDESK_REPLICA_HANDLER names its download handler (make run and "
+                             f"bin/airflow set it; now {handler!r})")
         addr = "127.0.0.1"  # the address guard lets the replica's loopback address through
     settings: dict[str, Any] = {
         "NIGHTDESK_REPLICA_ADDR": addr,

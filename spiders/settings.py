@@ -10,7 +10,6 @@ downloader middlewares in spiders/middlewares.py; README.md, "Faults and politen
 policies.
 """
 
-import os
 
 BOT_NAME = "nightdesk"
 SPIDER_MODULES = ["spiders.spiders"]
@@ -59,9 +58,7 @@ NIGHTDESK_MAX_CRAWL_DELAY = 60.0
 # crawler at the machine's or the network's own services. A replica crawl may reach only its
 # replica. Addresses or networks listed here (comma-separated in the environment variable,
 # e.g. "10.1.2.3,192.168.0.0/24") are allowed anyway, e.g. a proxy-less intranet mirror.
-NIGHTDESK_ALLOWED_ADDRESSES = [
-    a.strip() for a in os.environ.get("NIGHTDESK_ALLOWED_ADDRESSES", "").split(",") if a.strip()
-]
+NIGHTDESK_ALLOWED_ADDRESSES: list[str] = []  # spiders/run.py passes Settings.allowed_addresses
 
 # Order matters (lower numbers see requests first and responses last); see spiders/middlewares.py.
 DOWNLOADER_MIDDLEWARES = {
@@ -109,10 +106,6 @@ NIGHTDESK_STATS_PATH = None
 NIGHTDESK_FETCHED_PATH = None  # the crawl-memory rows (fetched.jsonl)
 NIGHTDESK_REPLICA_ADDR = None  # "127.0.0.1:PORT" routes the site's hosts to a local replica
 NIGHTDESK_REPLICA_HOSTS = []
-# The demo: a source with `replica = true` is downloaded through this handler, which starts the
-# bundled replica (replica/, a repository checkout only) inside the crawl and routes the source's
-# hosts to it. Named, never imported: the installed package does not ship the replica.
-NIGHTDESK_REPLICA_HANDLER = "replica.handler.ReplicaDownloadHandler"
 NIGHTDESK_REPLICA_NOW = None  # the replica's clock (ISO 8601 with offset); None: its default
 
 LOG_LEVEL = "INFO"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contracts.urls import listing_key, strip_tracking
 from spiders import discovery as disc
 
 if TYPE_CHECKING:  # Scrapy is imported only when a site is tried, not by every CLI command
@@ -75,7 +76,7 @@ def _zone(text: str) -> str:
 
 
 def command(args: argparse.Namespace) -> int:
-    from etl.cli import UsageError
+    from contracts.cliargs import UsageError
     from spiders.politefetch import PoliteFetcher
     from spiders.sources import http_url_problem
 
@@ -84,7 +85,10 @@ def command(args: argparse.Namespace) -> int:
         raise UsageError(why)
     if args.delay is not None and args.delay < 0:
         raise UsageError("--delay must not be negative")
-    trial = Trial(args.url, PoliteFetcher(delay=args.delay), args.timezone, args.max_pages)
+    settings = args.settings  # read by the CLI (nightdesk/cli.py)
+    fetcher = PoliteFetcher(delay=args.delay, contact=settings.contact,
+                            allowed_addresses=settings.allowed_addresses)
+    trial = Trial(args.url, fetcher, args.timezone, args.max_pages)
     try:
         return trial.run()
     except TryFailed as exc:
@@ -207,10 +211,10 @@ class Trial:
             self._list(u.loc, published, "sitemap:news" if u.news else "sitemap")
 
     def _list(self, url: str, published: disc.Stamp | None, where: str) -> None:
-        key = disc.url_key(url)
+        key = listing_key(url)
         old = self.listed.get(key)
         if old is None or (old.published is None and published is not None):
-            self.listed[key] = Listed(disc.clean_url(url), published, where)
+            self.listed[key] = Listed(strip_tracking(url), published, where)
 
     # -- pages --------------------------------------------------------------------------------
     def candidates(self) -> list[Listed]:

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Crawls of `replica = true` sources reach the demo replica through its download handler, which
+# the checkout names (as `make` and bin/airflow do): the shipped package names no replica.
+os.environ.setdefault("NIGHTDESK_REPLICA_HANDLER", "replica.handler.ReplicaDownloadHandler")
 SHARED = Path(os.environ.get("NIGHTDESK_SHARED", REPO.parent / "shared"))
 PG_BASE = os.environ.get("NIGHTDESK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

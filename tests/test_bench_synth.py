@@ -2,7 +2,7 @@
 unchanged and finds what the generator put in (exact copies, bad rows with their reasons).
 
 One small batch (600 rows: 30 exact copies, 30 near copies and, at twice the default share, 6 bad
-rows, one of each kind) in the crawl's own layout (spiders.run.window_dir), a SQLite warehouse
+rows, one of each kind) in the crawl's own layout (contracts.layout.window_dir), a SQLite warehouse
 under tmp_path.
 """
 
@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench import synth
-from etl.config import utc
-from etl.schema import CRAWL_FIELDS
-from etl.transform import staging_dir, transform
-from spiders.run import window_dir
+from contracts.dates import utc
+from contracts.layout import staging_dir, window_dir
+from contracts.schema import CRAWL_FIELDS
+from etl.transform import transform
 
 N = 600
 SHARES = synth.Shares(bad=0.01)

@@ -160,8 +160,9 @@ def test_retry_after_commit_is_a_no_op(tmp_path, reference):
 
 
 def _cli(data: Path, sources: Path, day: str, run_id: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "etl.cli", "run", "--day", day, "--sources",
-                             str(sources), "--data-dir", str(data), "--run-id", run_id],
+    return subprocess.Popen([sys.executable, "-m", "nightdesk.cli", "run", "--day", day,
+                             "--sources", str(sources), "--data-dir", str(data),
+                             "--run-id", run_id],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

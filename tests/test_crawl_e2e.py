@@ -22,7 +22,7 @@ from tests.test_moscowtimes_parser import RELATED, SEED_URL, seed_paragraphs
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "etl.cli", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "nightdesk.cli", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -206,7 +206,7 @@ def test_a_site_never_seen_lands_every_listed_url_once(tmp_path, monkeypatch, re
     """Every listed URL ends stored or rejected with its reason; stored articles are once in the
     lake and the warehouse, which keeps the URL each was listed at; the rerun fetches no article
     page and changes nothing."""
-    from etl.cli import run
+    from nightdesk.pipeline import run
     from tests.conftest import SHARED
     from tests.sites import publishers as pubs
     from tests.sites.server import SiteServer

@@ -23,10 +23,10 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from contracts.schema import CRAWL_FIELDS
 from etl import dedupe, lake, load, transform, warehouse
 from etl.clean import clean, clean_body
 from etl.load import CheckFailed
-from etl.schema import CRAWL_FIELDS
 from etl.transform import MissingCrawl
 from etl.validate import split_valid
 from spiders.run import window_dir

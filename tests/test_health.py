@@ -83,7 +83,7 @@ def test_reject_shares_warn_and_never_fail_here():
 
 
 def test_the_crawl_refuses_a_window_after_the_replica_clock(tmp_path: Path):
-    from spiders.run import NothingToCrawl, crawl
+    from nightdesk.pipeline import NothingToCrawl, crawl
 
     sources = write_sources(tmp_path / "s.toml")
     with pytest.raises(NothingToCrawl, match=r"moscowtimes is the bundled replica, frozen at "
@@ -96,7 +96,7 @@ def test_the_crawl_refuses_a_window_after_the_replica_clock(tmp_path: Path):
 def _night_through_the_pipeline(day: datetime, sources: Path, data: Path, url: str) -> dict:
     from etl.load import check, load_lake, load_warehouse
     from etl.transform import transform
-    from spiders.run import crawl
+    from nightdesk.pipeline import crawl
 
     start, end = day, day + timedelta(days=1)
     run_id = f"test__{start:%Y%m%d}"

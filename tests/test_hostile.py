@@ -1,7 +1,7 @@
 """One hostile article never blocks a night (issue 12): valid values are defined once
-(etl/schema.py), every record is stored identically in the lake and the warehouse or quarantined
-with its reason, on SQLite and PostgreSQL; plus run ids, password masking, stale work folders and
-the task log servers' address.
+(contracts/schema.py), every record is stored identically in the lake and the warehouse or
+quarantined with its reason, on SQLite and PostgreSQL; plus run ids, password masking, stale
+work folders and the task log servers' address.
 
 The property tests write hostile records as a crawl lands them (articles.jsonl, JSON with
 escapes, so NUL and lone surrogates arrive as they would) and run the real night: transform, lake
@@ -34,8 +34,10 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from etl import config, fsutil, lake, load, report_cli, runids, transform, warehouse
-from etl.schema import (
+from contracts import fsutil
+from contracts import settings as config
+from contracts.layout import window_dir
+from contracts.schema import (
     CRAWL_STATE_LIMITS,
     FIELD_NAMES,
     FIELDS,
@@ -46,7 +48,8 @@ from etl.schema import (
     URL_CHARS,
     is_valid_text,
 )
-from spiders.run import window_dir
+from etl import lake, load, runids, transform, warehouse
+from nightdesk import report_cli
 from tests.conftest import REPO
 from tests.sites import hostile_site as site
 from tests.sites.server import SiteServer
@@ -156,7 +159,7 @@ def quarantine_rows(data: Path, url: str) -> tuple[list[dict], list[dict]]:
 
 
 def assert_valid(row: dict[str, Any]) -> None:
-    """A stored row holds only valid values (etl/schema.py)."""
+    """A stored row holds only valid values (contracts/schema.py)."""
     for f in FIELDS:
         value = row[f.name]
         texts = value if f.kind == "list[str]" else [value] if f.kind == "str" else []
@@ -335,7 +338,7 @@ def test_a_hostile_site_night_succeeds_and_every_bad_page_has_a_row(tmp_path, pg
     as a user's local site), then the night into SQLite (`nightdesk run`'s own steps)
     and the same staged window into PostgreSQL. Good pages are stored; each bad one is stored
     clean or has a quarantine row saying why; every listed URL ends in exactly one row."""
-    from etl.cli import run
+    from nightdesk.pipeline import run
 
     monkeypatch.setenv("NIGHTDESK_ALLOWED_ADDRESSES", "127.0.0.1")
     with SiteServer({}) as server:

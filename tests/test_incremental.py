@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from etl import lake, warehouse
-from etl.cli import run
+from nightdesk.pipeline import run
 from tests.conftest import write_sources
 from tests.sites.accounting import assert_accounted
 from tests.test_crawl_e2e import expected_ids
@@ -108,7 +108,7 @@ def test_a_raw_file_cut_short_is_flagged_and_its_lost_articles_fetched_again(tmp
 
     from etl.load import check, load_lake, load_warehouse
     from etl.transform import transform
-    from spiders.run import crawl
+    from nightdesk.pipeline import crawl
     from tests.conftest import SHARED
     from tests.sites import news_site as site
     from tests.sites.server import SiteServer

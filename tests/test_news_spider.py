@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from etl import warehouse
-from etl.cli import run
+from nightdesk.pipeline import run
 from spiders.run import CrawlError, crawl
 from spiders.sources import SourceConfigError, load_sources
 from spiders.spiders.listing import change_signal, signal_value

@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from etl.cli import main, run
+from nightdesk.cli import main
+from nightdesk.pipeline import run
 from tests.conftest import REPO, write_sources
 
 RAW_REJECTS = [  # the contract's reject rows, as the crawl writes them

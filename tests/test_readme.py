@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.cli import run
+from nightdesk.pipeline import run
 from tests.conftest import REPO, write_sources
 from tests.test_query import nightdesk
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from etl import warehouse
-from etl.schema import (
+from contracts.schema import (
     CRAWL_FIELDS,
     FIELD_NAMES,
     FIELDS,
@@ -13,6 +12,7 @@ from etl.schema import (
     REQUIRED_FIELDS,
     arrow_schema,
 )
+from etl import warehouse
 from etl.validate import rules
 from spiders.items import ArticleItem
 
@@ -56,7 +56,7 @@ def test_validation_covers_every_required_field():
 
 
 def test_batch_schema_is_the_article_schema_without_the_load_fields():
-    from etl.schema import FIELDS, arrow_schema, batch_schema
+    from contracts.schema import FIELDS, arrow_schema, batch_schema
 
     load_filled = {f.name for f in FIELDS if f.origin == "load"}
     assert load_filled == {"first_run_id", "last_run_id"}

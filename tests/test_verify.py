@@ -21,10 +21,12 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from etl import cli, clusters, lake, load, transform, warehouse
+from contracts.dates import nightly_window
+from contracts.layout import window_dir
+from etl import clusters, lake, load, transform, warehouse
 from etl.load import CheckFailed
 from etl.neardup import NearDupIndex
-from spiders.run import window_dir
+from nightdesk import cli
 from tests.conftest import REPO, write_sources
 from tests.test_etl import raw_article
 
@@ -274,7 +276,8 @@ def test_verify_and_repair_commands(state, built, capsys):
     env = {"NIGHTDESK_WAREHOUSE_URL": url, "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "etl.cli", *args, "--data-dir", str(data)],
+        return subprocess.run([sys.executable, "-m", "nightdesk.cli", *args,
+                               "--data-dir", str(data)],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
     found = run("verify")
@@ -297,9 +300,9 @@ def test_raw_file_cut_short_is_crawled_again(tmp_path, capsys):
     clean, cut = tmp_path / "clean", tmp_path / "cut"
     assert cli.main(["run", "--day", "2022-01-31", "--sources", str(sources),
                      "--data-dir", str(clean), "--run-id", "night"]) == 0
-    start, end = cli._day_window("2022-01-31")
+    start, end = nightly_window("2022-01-31")
     url = f"sqlite:///{cut / 'warehouse.db'}"
-    from spiders.run import crawl
+    from nightdesk.pipeline import crawl
 
     crawl("moscowtimes", start, end, sources_file=sources, data_dir=cut, warehouse_url=url)
     raw = window_dir(cut, "moscowtimes", load.utc(start), load.utc(end)) / "articles.jsonl"

@@ -7,8 +7,8 @@ Create Date: 2026-12-07 11:40:00
 What a single hostile record could break (issue 12), fixed where the warehouse itself refused:
 - quarantine: the key was (source, url, stage) with url VARCHAR(2000); a rejected URL has any
   length and a B-tree entry holds at most 2,704 bytes. Now keyed by (source, url_hash, stage),
-  url_hash = sha256 of the URL (etl.schema.url_hash), url TEXT;
-- crawl_state.url: VARCHAR(2000) -> TEXT (etl.schema.CRAWL_STATE_LIMITS bounds it);
+  url_hash = sha256 of the URL (contracts.schema.url_hash), url TEXT;
+- crawl_state.url: VARCHAR(2000) -> TEXT (contracts.schema.CRAWL_STATE_LIMITS bounds it);
 - runs: keyed by (run_id, source, interval_start, interval_end), so a run id given twice for two
   windows records both instead of one overwriting the other;
 - ix_articles_url_key: a hash index on PostgreSQL (a URL key within its 2,083-character limit can
@@ -70,7 +70,7 @@ def _runs_columns() -> list[sa.Column]:
 
 
 def _hash_function(bind: sa.Connection) -> str:
-    """SQL for sha256 hex of `url` (etl.schema.url_hash, frozen here): PostgreSQL's own; on
+    """SQL for sha256 hex of `url` (contracts.schema.url_hash, frozen here): PostgreSQL's own; on
     SQLite a Python function registered on this connection."""
     if bind.dialect.name == "postgresql":
         return "encode(sha256(convert_to(url, 'UTF8')), 'hex')"

@@ -100,7 +100,7 @@ def _published(page, floor: Floor, tz_name: str | None) -> tuple[datetime | None
 
 
 def extract(html: str, url: str, *, timezone: str | None = None) -> dict[str, Any]:
-    """One article record (the crawl fields of etl/schema.py, without crawled_at, plus the
+    """One article record (the crawl fields of contracts/schema.py, without crawled_at, plus the
     `*_from` provenance fields and `reject_reason`).
 
     `timezone` (IANA) resolves dates the page gives without a UTC offset; without it they are

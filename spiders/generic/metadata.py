@@ -11,6 +11,7 @@ import re
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from contracts.urls import registrable_domain
 from spiders.generic.page import Page, clean_text, name_key
 from spiders.htmltools import text
 
@@ -20,22 +21,13 @@ _STANDFIRST_CLASS = re.compile(
     r"article[-_]?lead|lede|intro|excerpt|teaser-?text|summary", re.IGNORECASE)
 
 
-def registrable(host: str) -> str:
-    """'www.paper.co.uk' -> 'paper.co.uk', 'o.paper.com' -> 'paper.com' (no suffix list: a short
-    second-level label like co/com/org means the domain has three labels)."""
-    labels = (host or "").lower().rstrip(".").split(".")
-    if len(labels) >= 3 and len(labels[-2]) <= 3 and len(labels[-1]) == 2:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
-
-
 def canonical_url(page: Page) -> str:
     """The page's canonical URL when it stays on the same site, else the URL it was fetched as."""
-    own = registrable(urlsplit(page.url).hostname or "")
+    own = registrable_domain(urlsplit(page.url).hostname or "")
     for href in page.doc.xpath('//link[@rel="canonical"]/@href'):
         candidate = urljoin(page.url, href.strip())
         parts = urlsplit(candidate)
-        if parts.scheme in ("http", "https") and registrable(parts.hostname or "") == own:
+        if parts.scheme in ("http", "https") and registrable_domain(parts.hostname or "") == own:
             return candidate
     return page.url
 
@@ -224,13 +216,13 @@ def image(page: Page) -> tuple[str | None, str | None, str | None]:
 
 def related_urls(page: Page, canonical: str) -> list[str]:
     """Links the article itself offers as related reading (a related block inside <article>)."""
-    own = registrable(urlsplit(page.url).hostname or "")
+    own = registrable_domain(urlsplit(page.url).hostname or "")
     out: list[str] = []
     for href in page.doc.xpath(
             '//article//*[contains(translate(@class, "RELATED", "related"), "related")]//a/@href'):
         url = urljoin(page.url, href.strip()).split("#")[0]
         parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and registrable(parts.hostname or "") == own and \
-                url != canonical and parts.path.count("/") >= 2:
+        if parts.scheme in ("http", "https") and registrable_domain(parts.hostname or "") == own \
+                and url != canonical and parts.path.count("/") >= 2:
             out.append(url)
     return list(dict.fromkeys(out))[:30]

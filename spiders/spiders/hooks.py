@@ -21,6 +21,7 @@ from types import ModuleType
 import lxml.html
 from lxml import etree
 
+from contracts.urls import listing_key
 from spiders import discovery as disc
 from spiders.extract import site_for
 
@@ -70,7 +71,7 @@ def body_signals(body: bytes, url: str) -> dict[str, str]:
         text = " ".join(lxml.html.fragment_fromstring(html, create_parent="div")
                         .text_content().split()) if html.strip() else ""
         digest = hashlib.sha256(text.encode()).hexdigest()[:32]
-        signals[disc.url_key(link)] = f"{BODY_SIGNAL}:{digest}"
+        signals[listing_key(link)] = f"{BODY_SIGNAL}:{digest}"
     return signals
 
 

@@ -47,6 +47,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 
+from contracts.urls import listing_key, strip_tracking
 from spiders import discovery as disc
 from spiders.extract import extract
 from spiders.htmltools import NotAnArticle
@@ -136,7 +137,7 @@ class NewsSpider(scrapy.Spider):
         # id -> {"url", "signal"} of what earlier runs judged; {} = fetch everything
         self.known: dict[str, dict[str, Any]] = (
             json.loads(Path(known_file).read_text(encoding="utf-8")) if known_file else {})
-        self.known_by_url = {disc.url_key(k["url"]): aid for aid, k in self.known.items()
+        self.known_by_url = {listing_key(k["url"]): aid for aid, k in self.known.items()
                              if k.get("url")}
         self.seen_docs: set[str] = set()
         self.listed: dict[str, Listing] = {}  # url_key -> what discovery said about it
@@ -211,7 +212,7 @@ class NewsSpider(scrapy.Spider):
 
     def _document(self, url: str, *, level: int, counted: bool = True) -> scrapy.Request | None:
         """A feed or sitemap request, once per URL; `counted` ones spend the max_urls budget."""
-        key = disc.url_key(url)
+        key = listing_key(url)
         if key in self.seen_docs:
             return None
         if level > self.source.max_sitemap_depth:
@@ -353,7 +354,7 @@ class NewsSpider(scrapy.Spider):
                                         "truncated: " + "; ".join(result.recovered),
                                         "discovery_truncated")
         if isinstance(result, disc.FeedResult):
-            if disc.url_key(response.url) in map(disc.url_key, self.hooks.change_feeds):
+            if listing_key(response.url) in map(listing_key, self.hooks.change_feeds):
                 self.body_signals.update(site_hooks.body_signals(body, response.url))
             self._feed(result)
         elif result.is_index:
@@ -417,8 +418,8 @@ class NewsSpider(scrapy.Spider):
                 self._stat("listed_out_of_window")
             elif verdict is disc.Verdict.MAYBE:
                 self._stat("listed_undated" if modified is None else "listed_maybe")
-            url = disc.clean_url(url)  # tracking parameters are not part of the article's URL
-            key = disc.url_key(url)
+            url = strip_tracking(url)  # tracking parameters are not part of the article's URL
+            key = listing_key(url)
             entry = self.listed.get(key)
             if entry is None:
                 entry = self.listed[key] = Listing(url, len(self.listed), RANK[verdict], hint)
@@ -434,7 +435,7 @@ class NewsSpider(scrapy.Spider):
     def _known_id(self, url: str) -> str | None:
         """What an earlier night judged a listed URL to be: by the URL it was listed under, else
         by the article id that URL gives when the page names no other."""
-        aid = self.known_by_url.get(disc.url_key(url))
+        aid = self.known_by_url.get(listing_key(url))
         if aid is None:
             aid = f"{self.source.name}:{self._site_id(url)}"
         return aid if aid in self.known else None

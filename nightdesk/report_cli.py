@@ -14,7 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from etl import config, runids
+from contracts.dates import nightly_window
+from contracts.settings import masked
+from etl import runids
 
 
 @dataclass
@@ -109,7 +111,7 @@ def headline(summary: Summary) -> list[str]:
     wh = "?" if summary.warehouse_articles is None else summary.warehouse_articles
     return [f"lake:      {Path(summary.data_dir) / 'lake' / 'articles'}  "
             f"({summary.lake_articles} articles, {summary.lake_partitions} partitions)",
-            f"warehouse: {config.masked(summary.warehouse_url)}  ({wh} articles, "
+            f"warehouse: {masked(summary.warehouse_url)}  ({wh} articles, "
             f"{summary.quarantined} quarantined)"]
 
 
@@ -152,8 +154,8 @@ def write_html(summary: Summary, path: Path) -> Path:
 
 
 def report_main(args) -> int:
-    data = config.data_dir(args.data_dir)
-    url = config.warehouse_url(args.warehouse, data)
+    settings = args.settings.replace(data_dir=args.data_dir, warehouse_url=args.warehouse)
+    data, url = settings.data_dir, settings.warehouse
     summary = collect(data, url, last=args.last, run_id=args.run_id)
     print_summary(summary)
     if not args.no_html:
@@ -184,16 +186,16 @@ def backfill_main(args) -> int:
         TimeRemainingColumn,
     )
 
-    from etl.cli import _day_window, run
+    from nightdesk.pipeline import run
 
     try:
         days = _days(args.date_from, args.date_to)
     except ValueError as exc:
         print(f"nightdesk backfill: {exc}", file=sys.stderr)
         return 2
-    data = config.data_dir(args.data_dir)
-    url = config.warehouse_url(args.warehouse, data)
-    sources = str(config.sources_file(args.sources))
+    settings = args.settings.replace(data_dir=args.data_dir, warehouse_url=args.warehouse,
+                                     sources_file=args.sources)
+    data, url, sources = settings.data_dir, settings.warehouse, str(settings.sources_file)
     log = data / "logs" / f"backfill-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     # The steps log at INFO: into a file, so the bar stays readable.
@@ -208,11 +210,11 @@ def backfill_main(args) -> int:
         task = bar.add_task("backfill", total=len(days))
         for day in days:
             bar.update(task, description=f"window {day}")
-            start, end = _day_window(day)
+            start, end = nightly_window(day)
             run_id = runids.cli_run_id()
             try:
                 run(start, end, sources_file=sources, data_dir=str(data), warehouse_url=url,
-                    run_id=run_id, only=args.source, refetch=args.refetch)
+                    run_id=run_id, only=args.source, refetch=args.refetch, settings=settings)
                 run_ids.append(run_id)
             except Exception as exc:  # one failed window must not hide the others' results
                 logging.getLogger(__name__).exception("window %s failed", day)

@@ -15,51 +15,15 @@ import re
 import sys
 import traceback
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, NoReturn
+from functools import partial
+from typing import Any
 
-from etl import config, runids
-
-
-class UsageError(Exception):
-    """The command line asks for something that cannot run: exit 2, one line, no traceback."""
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError (printed as one line by main) instead of printing the
-    usage block and exiting; subcommand parsers inherit it."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see {self.prog} --help)")
-
-
-def run(start: str, end: str, *, sources_file: str, data_dir: str, warehouse_url: str,
-        run_id: str, only: list[str] | None = None, refetch: bool = False) -> dict:
-    """Crawl every configured source for [start, end), then transform, load and check."""
-    from etl.load import check, load_lake, load_warehouse
-    from etl.transform import transform
-    from spiders.run import crawl
-    from spiders.sources import load_sources
-
-    names = only or list(load_sources(sources_file))
-    crawls = [crawl(n, start, end, sources_file=sources_file, data_dir=data_dir,
-                    warehouse_url=warehouse_url, refetch=refetch) for n in names]
-    for c in crawls:
-        print(f"crawled {c['source']} ({c['mode']}) from the {c['where']}: {c['items']} "
-              f"articles, {c['pages_fetched']} pages", file=sys.stderr)
-    staged = transform(start, end, sources=names, data_dir=data_dir, warehouse_url=warehouse_url)
-    lake = load_lake(start, end, data_dir=data_dir, run_id=run_id)
-    wh = load_warehouse(start, end, data_dir=data_dir, warehouse_url=warehouse_url, run_id=run_id)
-    checked = check(start, end, data_dir=data_dir, warehouse_url=warehouse_url)
-    return {"run_id": run_id, "crawls": crawls, "transform": staged, "lake": lake,
-            "warehouse": wh, "check": checked}
-
-
-def _day_window(day: str) -> tuple[str, str]:
-    """A date's nightly window: [D 02:00 UTC, D+1 02:00 UTC), the run that starts at D+1 02:00."""
-    start = datetime.combine(date.fromisoformat(day), datetime.min.time()).replace(
-        hour=2, tzinfo=UTC)
-    return start.isoformat(), (start + timedelta(days=1)).isoformat()
+from contracts.cliargs import Parser, UsageError
+from contracts.dates import nightly_window, parse_day, parse_iso
+from contracts.layout import lake_articles_dir
+from contracts.settings import Settings, mask_logs, masked
+from etl import runids
+from nightdesk.pipeline import run
 
 
 def _a_date(text: str) -> str:
@@ -67,7 +31,7 @@ def _a_date(text: str) -> str:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         raise argparse.ArgumentTypeError(f"takes a date (YYYY-MM-DD), not {text!r}")
     try:
-        date.fromisoformat(text)
+        parse_day(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date: {exc}") from None
     return text
@@ -75,11 +39,10 @@ def _a_date(text: str) -> str:
 
 def _an_instant(text: str) -> str:
     """--start/--end: ISO 8601 with a UTC offset (a bare time would be read in nobody's zone)."""
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
+    when = parse_iso(text)
+    if when is None:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 time (e.g. 2022-01-31T02:00:00+00:00)") from None
+            f"{text!r} is not an ISO 8601 time (e.g. 2022-01-31T02:00:00+00:00)")
     if when.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}+00:00")
     return when.isoformat()
@@ -89,10 +52,10 @@ def _interval(args: argparse.Namespace) -> tuple[str, str]:
     if args.day:
         if args.end:
             raise UsageError("--end goes with --start, not with --day")
-        return _day_window(args.day)
+        return nightly_window(args.day)
     if not args.end:
         raise UsageError("--start needs --end (both ISO 8601 with an offset)")
-    if datetime.fromisoformat(args.start) >= datetime.fromisoformat(args.end):
+    if parse_iso(args.start) >= parse_iso(args.end):  # type: ignore[operator]
         raise UsageError(f"--start {args.start} is not before --end {args.end}")
     return args.start, args.end
 
@@ -113,16 +76,17 @@ def _chosen_sources(sources_file: str, only: list[str] | None) -> list[str] | No
 
 def cmd_run(args: argparse.Namespace) -> int:
     start, end = _interval(args)
-    sources_file = str(config.sources_file(args.sources))
+    settings = args.settings.replace(sources_file=args.sources, data_dir=args.data_dir,
+                                     warehouse_url=args.warehouse)
+    sources_file = str(settings.sources_file)
     # checked as the user named it, so messages show the path they typed
     only = _chosen_sources(args.sources or sources_file, args.source)
-    data = config.data_dir(args.data_dir)
-    url = config.warehouse_url(args.warehouse, data)
+    data, url = settings.data_dir, settings.warehouse
     run_id = args.run_id or runids.cli_run_id()
     result = run(start, end, sources_file=sources_file, data_dir=str(data), warehouse_url=url,
-                 run_id=run_id, only=only, refetch=args.refetch)
+                 run_id=run_id, only=only, refetch=args.refetch, settings=settings)
     print(json.dumps(result, indent=1, default=str))
-    print(f"lake: {data / 'lake' / 'articles'}\nwarehouse: {config.masked(url)}", file=sys.stderr)
+    print(f"lake: {lake_articles_dir(data)}\nwarehouse: {masked(url)}", file=sys.stderr)
     return 0
 
 
@@ -149,12 +113,14 @@ def add_run(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_check_data(args: argparse.Namespace) -> int:
     """`verify` and `repair` (etl/verify.py, etl/repair.py)."""
     from etl import repair, verify
+    from nightdesk.pipeline import recrawl
 
-    data = config.data_dir(args.data_dir)
-    url = config.warehouse_url(args.warehouse, data)
+    settings = args.settings.replace(data_dir=args.data_dir, warehouse_url=args.warehouse,
+                                     sources_file=getattr(args, "sources", None))
+    data, url = settings.data_dir, settings.warehouse
     if args.command == "verify":
         return verify.main(data, url)
-    return repair.main(data, url, config.sources_file(args.sources), args.paths)
+    return repair.main(data, url, partial(recrawl, settings=settings), args.paths)
 
 
 def add_verify(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -205,7 +171,8 @@ def _dispatch(func: Callable[[argparse.Namespace], int], args: argparse.Namespac
 
 
 def main(argv: list[str] | None = None) -> int:
-    from etl import query, report_cli
+    from etl import query
+    from nightdesk import report_cli
     from spiders import trysite
 
     parser = Parser(prog="nightdesk", description=__doc__,
@@ -232,11 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nightdesk{' ' + command if command else ''}: error: {exc}", file=sys.stderr)
         return 2
     args.verbose = args.verbose or args.verbose_first
+    args.settings = Settings.from_env()  # the one read of the environment; commands narrow it
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s %(message)s" if args.verbose
         else "%(levelname)s %(name)s: %(message)s")
-    config.mask_logs()
+    mask_logs()
     return _dispatch(args.func, args)
 
 

@@ -1,0 +1,118 @@
+"""The pipeline's steps, composed from the crawl and the ETL: what `nightdesk run`, the DAG's
+tasks, backfill and repair call. Each step takes the settings an entry point read once."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from contracts.dates import utc
+from contracts.settings import Settings
+
+
+# Scrapy, pandas & co. are imported by the step that needs them, not by `nightdesk --help`.
+def __getattr__(name: str) -> Any:
+    """The ETL's load steps and the crawl's NothingToCrawl (the DAG fails such a crawl at
+    once), as this layer's names."""
+    if name in ("load_lake", "load_warehouse", "check"):
+        from etl import load
+
+        return getattr(load, name)
+    if name == "NothingToCrawl":
+        from spiders.run import NothingToCrawl
+
+        return NothingToCrawl
+    raise AttributeError(name)
+
+
+def settings_for(sources_file: str | Path | None = None, data_dir: str | Path | None = None,
+                 warehouse_url: str | None = None, settings: Settings | None = None) -> Settings:
+    """`settings` (else the environment's) with the paths a caller named."""
+    return (settings or Settings.from_env()).replace(
+        sources_file=sources_file, data_dir=data_dir, warehouse_url=warehouse_url)
+
+
+def source_names(settings: Settings) -> list[str]:
+    from spiders.sources import source_names as names
+
+    return names(settings.sources_file)
+
+
+def crawl(source: str, start: str | datetime, end: str | datetime, *,
+          sources_file: str | Path, data_dir: str | Path, warehouse_url: str | None = None,
+          refetch: bool = False, settings: Settings | None = None) -> dict[str, Any]:
+    """Crawl one source's window (spiders.run.crawl). With `warehouse_url`, what earlier runs
+    fetched is exported from the warehouse first and not fetched again unless the site signals
+    a change; `refetch` ignores that memory (e.g. after a parser fix)."""
+    from spiders.run import crawl as crawl_window
+
+    settings = settings_for(sources_file, data_dir, warehouse_url, settings)
+    if not warehouse_url or refetch:
+        return crawl_window(source, start, end, sources_file=settings.sources_file,
+                            data_dir=settings.data_dir, settings=settings)
+    from etl.warehouse import export_known
+
+    def memory(path: Path) -> None:
+        export_known(warehouse_url, source, utc(start), utc(end), path)
+
+    return crawl_window(source, start, end, sources_file=settings.sources_file,
+                        data_dir=settings.data_dir, export_known=memory, settings=settings)
+
+
+def transform(start: str | datetime, end: str | datetime, sources: list[str],
+              settings: Settings) -> dict[str, Any]:
+    from etl.transform import transform as transform_window
+
+    return transform_window(start, end, sources=list(sources), data_dir=settings.data_dir,
+                            warehouse_url=settings.warehouse, chunk_rows=settings.chunk_rows,
+                            workers=settings.workers)
+
+
+def run(start: str, end: str, *, sources_file: str | Path, data_dir: str | Path,
+        warehouse_url: str, run_id: str, only: list[str] | None = None,
+        refetch: bool = False, settings: Settings | None = None) -> dict:
+    """Crawl every configured source for [start, end), then transform, load and check."""
+    from etl.load import check, load_lake, load_warehouse
+    from spiders.sources import load_sources
+
+    settings = settings_for(sources_file, data_dir, warehouse_url, settings)
+    names = only or list(load_sources(sources_file))
+    crawls = [crawl(n, start, end, sources_file=sources_file, data_dir=data_dir,
+                    warehouse_url=warehouse_url, refetch=refetch, settings=settings)
+              for n in names]
+    for c in crawls:
+        print(f"crawled {c['source']} ({c['mode']}) from the {c['where']}: {c['items']} "
+              f"articles, {c['pages_fetched']} pages", file=sys.stderr)
+    staged = transform(start, end, names, settings)
+    lake = load_lake(start, end, data_dir=data_dir, run_id=run_id)
+    wh = load_warehouse(start, end, data_dir=data_dir, warehouse_url=warehouse_url, run_id=run_id)
+    checked = check(start, end, data_dir=data_dir, warehouse_url=warehouse_url)
+    return {"run_id": run_id, "crawls": crawls, "transform": staged, "lake": lake,
+            "warehouse": wh, "check": checked}
+
+
+def recrawl(path: Path, settings: Settings) -> str:
+    """`nightdesk repair` of a raw window: crawl it again, ignoring the crawl memory, then
+    transform and load it (every source that has a complete crawl of that window, so its staged
+    figures stay whole)."""
+    from contracts.layout import parse_window_dir
+    from etl.load import load_lake, load_warehouse
+    from spiders.sources import load_sources
+
+    folder = path.parent
+    source, start, end = parse_window_dir(folder)
+    if source not in load_sources(settings.sources_file):
+        return f"not repaired: {source} is not in {settings.sources_file} (pass --sources)"
+    data_dir, url = settings.data_dir, settings.warehouse
+    crawl(source, start, end, sources_file=settings.sources_file, data_dir=data_dir,
+          warehouse_url=url, refetch=True, settings=settings)
+    sources = sorted(parse_window_dir(p.parent)[0]
+                     for p in Path(data_dir, "raw").glob(f"source=*/{folder.name}/stats.json"))
+    run_id = f"repair__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}__{uuid.uuid4().hex[:8]}"
+    transform(start, end, sources, settings)
+    load_lake(start, end, data_dir=data_dir, run_id=run_id)
+    load_warehouse(start, end, data_dir=data_dir, warehouse_url=url, run_id=run_id)
+    return f"crawled {source} again for {folder.name} and reloaded it (run {run_id})"
