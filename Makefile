@@ -62,8 +62,11 @@ ui: $(STAMP)
 test-production: $(STAMP) $(EXTRAS_STAMP) services browser
 	$(PY) -m pytest -q -ra tests/test_production.py tests/test_browser.py
 
+## ruff, then the import contracts (pyproject.toml [tool.importlinter]): layers, no replica in
+## production code, no import cycle; either failing fails the target.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 services:
 	@bin/services
