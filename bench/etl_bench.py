@@ -261,6 +261,7 @@ class _StepPeaks:
 
 
 def child_etl(work: Path, phase: str, profile: str | None, top: int) -> None:
+    from contracts.settings import Settings
     from etl.load import load_lake, load_warehouse
     from etl.transform import transform
 
@@ -269,9 +270,11 @@ def child_etl(work: Path, phase: str, profile: str | None, top: int) -> None:
     from bench import synth
 
     sources = synth.source_names()
+    settings = Settings.from_env()  # NIGHTDESK_CHUNK_ROWS / NIGHTDESK_WORKERS, as the DAG reads
     calls = (
         ("transform", lambda: transform(start, end, sources=sources, data_dir=data,
-                                        warehouse_url=url)),
+                                        warehouse_url=url, chunk_rows=settings.chunk_rows,
+                                        workers=settings.workers)),
         ("load_lake", lambda: load_lake(start, end, data_dir=data, run_id=run_id)),
         ("load_warehouse", lambda: load_warehouse(start, end, data_dir=data, warehouse_url=url,
                                                   run_id=run_id)),

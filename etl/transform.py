@@ -39,7 +39,7 @@ from contracts.dates import utc
 from contracts.fsutil import release, replace_dir, sweep, work_dir
 from contracts.layout import staging_dir, window_dir, window_label
 from contracts.schema import CRAWL_FIELDS, EARLIEST, FUTURE_SLACK, LIST_FIELDS, batch_schema
-from contracts.settings import DEFAULT_CHUNK_ROWS, default_workers
+from contracts.settings import DEFAULT_CHUNK_ROWS, Settings
 from etl import clusters, dedupe, warehouse
 from etl.clean import clean, clean_fetched, clean_quarantine
 from etl.lake import write_atomic
@@ -299,7 +299,8 @@ def _existing(keys: pd.DataFrame, warehouse_url: str) -> pd.DataFrame:
 def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
               data_dir: str | Path, warehouse_url: str, chunk_rows: int | None = None,
               workers: int | None = None) -> dict[str, Any]:
-    """`chunk_rows` and `workers` default to CHUNK_ROWS and one per core (at most 4)."""
+    """`chunk_rows` defaults to CHUNK_ROWS, `workers` to the settings' (NIGHTDESK_WORKERS); the
+    entry points pass both from the Settings they read."""
     start, end = utc(start), utc(end)
     final = staging_dir(data_dir, start, end)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -308,7 +309,7 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
     (work / "parts").mkdir()
     try:
         summary = _transform(start, end, sources, data_dir, warehouse_url, work,
-                             chunk_rows or CHUNK_ROWS, workers or default_workers())
+                             chunk_rows or CHUNK_ROWS, workers or Settings.from_env().workers)
         replace_dir(work, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)

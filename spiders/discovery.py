@@ -30,6 +30,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
+from contracts.dates import parse_iso
 from contracts.urls import listing_key
 
 # A sitemap may hold 50 MB uncompressed (sitemaps.org); more than that from a .gz is a bomb.
@@ -363,10 +364,9 @@ def parse_date(raw: str | None) -> Stamp | None:
             return date.fromisoformat(value)
         except ValueError:
             return None
-    try:
-        return datetime.fromisoformat(re.sub(r"[zZ]$", "+00:00", value))
-    except ValueError:
-        pass
+    when = parse_iso(value)
+    if when is not None:
+        return when
     for candidate in (_LEADING_WEEKDAY.sub("", value), _localised_rfc822(value)):
         if not candidate:
             continue

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from typing import Any
 
 import lxml.html
@@ -72,11 +71,3 @@ def json_ld(doc: lxml.html.HtmlElement) -> list[dict[str, Any]]:
     return objects
 
 
-def parse_iso(value: str | None) -> datetime | None:
-    """An ISO 8601 timestamp; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None

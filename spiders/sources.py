@@ -9,7 +9,6 @@ worked keep working.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import ipaddress
 import logging
@@ -24,12 +23,11 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contracts.dates import parse_iso
 from spiders.urls import SiteScope
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCES = REPO_ROOT / "sources" / "demo.toml"
 
 # Politeness keys a source may override, and the Scrapy setting each one sets. Anything else is
 # refused: a typo must not silently leave a crawl at the defaults, and robots.txt is not optional.
@@ -305,8 +303,7 @@ def _source(entry: _Entry) -> Source | None:
         entry.problem("replica", f"must be true or false, not {replica!r}")
     now = d.get("replica_now")
     if isinstance(now, str):
-        with contextlib.suppress(ValueError):  # a bad string is reported just below
-            now = datetime.fromisoformat(now)
+        now = parse_iso(now) or now  # a bad string is reported just below
     if now is not None and (not isinstance(now, datetime) or now.tzinfo is None):
         entry.problem("replica_now", "must be a datetime with an offset")
     addr = d.get("replica_addr")
@@ -324,7 +321,7 @@ def _source(entry: _Entry) -> Source | None:
                   max_urls=max_urls, max_sitemap_depth=depth)
 
 
-def load_sources(path: str | Path = DEFAULT_SOURCES) -> dict[str, Source]:
+def load_sources(path: str | Path) -> dict[str, Source]:
     """Every source of a file, by name; SourceConfigError lists every problem found."""
     path = Path(path)
     try:
@@ -374,5 +371,5 @@ def parse_sources(text: str, path: str | Path) -> dict[str, Source]:
     return sources
 
 
-def source_names(path: str | Path = DEFAULT_SOURCES) -> list[str]:
+def source_names(path: str | Path) -> list[str]:
     return list(load_sources(path))

@@ -670,13 +670,12 @@ def test_transform_in_worker_processes_stages_what_one_process_stages(tmp_path, 
         folder = window_dir(data, SOURCE, START, END)
         (folder / "articles.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
         recount(folder, len(lines))
-        monkeypatch.setattr(transform, "CHUNK_ROWS", chunk_rows)
-        monkeypatch.setenv("NIGHTDESK_WORKERS", str(n_workers))
         calls = []
         monkeypatch.setattr(transform, "_run_chunks", lambda chunks, n, calls=calls: (
             calls.append((len(chunks), n)) or real(chunks, n)))
         summary = transform.transform(START, END, sources=[SOURCE], data_dir=data,
-                                      warehouse_url=f"sqlite:///{data / 'w.db'}")
+                                      warehouse_url=f"sqlite:///{data / 'w.db'}",
+                                      chunk_rows=chunk_rows, workers=n_workers)
         quarantine = staged_quarantine(data).drop(columns="seen_at")
         manifest = json.loads((transform.staging_dir(data, START, END) / "manifest.json")
                               .read_text(encoding="utf-8"))

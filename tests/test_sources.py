@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from contracts.settings import REPO_ROOT
 from spiders import sources as sources_mod
-from spiders.sources import REPO_ROOT, SourceConfigError, load_sources, parse_sources
+from spiders.sources import SourceConfigError, load_sources, parse_sources
 
 
 def problems(text: str, tmp_path: Path) -> list[str]:

@@ -21,6 +21,7 @@ from datetime import timezone as fixed_offset
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contracts.dates import parse_iso
 from spiders.generic.page import Page
 
 _PUBLISHED_META = ("article:published_time", "og:article:published_time", "datepublished",
@@ -77,9 +78,8 @@ def parse_datetime(raw: str | None) -> tuple[datetime | None, bool]:
         elif len(offset) == 3:
             offset += ":00"
         text += offset
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
+    parsed = parse_iso(text)
+    if parsed is None:
         return None, False
     if not 1990 <= parsed.year <= 2100:
         return None, False

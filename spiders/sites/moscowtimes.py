@@ -11,6 +11,7 @@ import re
 from datetime import date
 from urllib.parse import urljoin, urlsplit
 
+from contracts.dates import parse_iso
 from spiders.htmltools import (
     NotAnArticle,
     first,
@@ -18,7 +19,6 @@ from spiders.htmltools import (
     meta,
     meta_all,
     parse_html,
-    parse_iso,
     text,
 )
 

@@ -47,6 +47,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 
+from contracts.dates import utc
 from contracts.urls import listing_key, strip_tracking
 from spiders import discovery as disc
 from spiders.extract import extract
@@ -126,7 +127,7 @@ class NewsSpider(scrapy.Spider):
                  known_file: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         src = self.source = load_sources(sources_file)[source]
-        self.window = (datetime.fromisoformat(start), datetime.fromisoformat(end))
+        self.window = (utc(start), utc(end))
         if any(t.tzinfo is None for t in self.window):
             raise ValueError("start and end must carry a UTC offset")
         self.tz = ZoneInfo(src.timezone)
