@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `python bench/extraction.py` works as `-m bench.extraction` does
@@ -104,21 +105,14 @@ class Page:
 
 # --- loading -------------------------------------------------------------------------------------
 
-_TLD = None
-
-
 def site_of(url: str | None, fallback: str) -> str:
-    """The registrable domain of a URL (bundled suffix list, no network); else the fallback with
-    a trailing '-N' dropped ('nytimes-2' -> 'nytimes')."""
-    global _TLD
-    if url and url.startswith(("http://", "https://")):
-        import tldextract
+    """The registrable domain of a URL (contracts.urls: bundled suffix list, no network); else
+    the fallback with a trailing '-N' dropped ('nytimes-2' -> 'nytimes')."""
+    from contracts.urls import registrable_domain
 
-        if _TLD is None:
-            _TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-        parts = _TLD(url)
-        if parts.domain:
-            return ".".join(p for p in (parts.domain, parts.suffix) if p).lower()
+    host = urlsplit(url).hostname if url and url.startswith(("http://", "https://")) else None
+    if host:
+        return registrable_domain(host)
     return re.sub(r"-\d+$", "", fallback).lower()
 
 
