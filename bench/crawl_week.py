@@ -31,10 +31,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from contracts.settings import REPO_ROOT
 from tests.sites import publishers as pubs
 from tests.sites.server import Route, SiteServer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_ROOT
 WEEK_START = datetime(2024, 4, 24, tzinfo=UTC)  # the fundus pages of 24-30 April 2024
 DISCOVERY = {"/", "/robots.txt", "/feed.xml", "/sitemap.xml"}
 FEED_NIGHTS = 3  # the feed lists the last three nights

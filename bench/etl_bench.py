@@ -50,7 +50,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from contracts.settings import REPO_ROOT
+
+REPO = REPO_ROOT
 START = "2019-01-01T02:00:00+00:00"
 END = "2026-11-27T02:00:00+00:00"
 PRELOAD_END = "2026-11-26T02:00:00+00:00"  # only names the preload window's folders

@@ -54,9 +54,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from contracts.settings import REPO_ROOT
 from etl import neardup
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_ROOT
 SEED = 20261128
 
 POSITIVE = ("copy_boilerplate", "copy_edited", "copy_reflow", "copy_truncated", "copy_mixed",
