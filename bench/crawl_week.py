@@ -212,8 +212,7 @@ def backfill(shared: Path, data: Path, n: int) -> dict:
     """N pages of one host, one interval, default politeness: timed."""
     from etl.load import check, load_lake, load_warehouse
     from etl.transform import transform
-    from nightdesk.pipeline import run
-    from spiders.run import crawl
+    from nightdesk.pipeline import crawl, run
 
     refs = [ref for ref, _ in pubs.fundus_pages(shared)] + _nodate_refs(shared)
     refs += [f"postlight:{Path(json.loads(line)['page']).name.removesuffix('.html.gz')}"

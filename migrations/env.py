@@ -16,7 +16,6 @@ hard-coded one.
 
 from __future__ import annotations
 
-import os
 from logging.config import fileConfig
 
 import sqlalchemy as sa
@@ -45,7 +44,7 @@ _LOCK_SQL = sa.text(
 
 
 def _url() -> str:
-    return (config.attributes.get("url") or os.environ.get("NIGHTDESK_WAREHOUSE_URL")
+    return (config.attributes.get("url") or Settings.from_env().warehouse_url
             or config.get_main_option("sqlalchemy.url") or Settings.from_env().warehouse)
 
 

@@ -13,9 +13,9 @@ import pyarrow.dataset as ds
 import pytest
 import sqlalchemy as sa
 
+from contracts.layout import window_dir
 from etl import clusters, load, transform, warehouse
 from etl.neardup import NearDupIndex
-from spiders.run import window_dir
 from tests.test_etl import raw_article
 
 DAY1 = datetime(2022, 1, 31, 2, tzinfo=UTC)

@@ -17,8 +17,8 @@ import pyarrow.dataset as ds
 import pytest
 import sqlalchemy as sa
 
+from contracts.layout import window_dir
 from etl import lake, warehouse
-from spiders.run import window_dir
 from tests.conftest import REPO, write_sources
 
 START = datetime(2022, 1, 31, 2, tzinfo=UTC)

@@ -23,13 +23,13 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from contracts.layout import window_dir
 from contracts.schema import CRAWL_FIELDS
 from etl import dedupe, lake, load, transform, warehouse
 from etl.clean import clean, clean_body
 from etl.load import CheckFailed
 from etl.transform import MissingCrawl
 from etl.validate import split_valid
-from spiders.run import window_dir
 
 START = datetime(2022, 1, 31, 2, tzinfo=UTC)
 END = START + timedelta(days=1)
