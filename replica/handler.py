@@ -1,10 +1,10 @@
 """The demo's way in: a Scrapy download handler that runs the replica inside the crawl.
 
-spiders/run.py names it (setting NIGHTDESK_REPLICA_HANDLER) for a source with `replica = true`;
-nothing in spiders/ or etl/ imports it, and the installed package does not ship replica/. The
-replica starts on 127.0.0.1 at a free port when the crawl opens and stops when it closes; the
-source's hosts (NIGHTDESK_REPLICA_HOSTS) are sent to it, everything else goes out untouched (and
-the address guard refuses it: a replica crawl stays local).
+NIGHTDESK_REPLICA_HANDLER names it (the checkout sets it: the Makefile, bin/airflow, the tests) and
+spiders/run.py loads it for a source with `replica = true`; no shipped module names it, and the
+installed package does not ship replica/. The replica starts on 127.0.0.1 at a free port when the
+crawl opens and stops when it closes; the source's hosts (NIGHTDESK_REPLICA_HOSTS) are sent to it,
+everything else goes out untouched (and the address guard refuses it: a replica crawl stays local).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 and the checks, on small hand-made batches in the exact format the spider lands.
 
 Real components only: Parquet files under tmp_path, a SQLite file warehouse, raw windows written
-in the crawl's own layout (spiders.run.window_dir). The bugs this file found are fixed; their tests
-stay as regressions.
+in the crawl's own layout (contracts.layout.window_dir). The bugs this file found are fixed;
+their tests stay as regressions.
 """
 
 from __future__ import annotations
