@@ -30,6 +30,7 @@ from etl.schema import CRAWL_FIELDS
 from etl.transform import MissingCrawl
 from etl.validate import split_valid
 from spiders.run import window_dir
+from tests.generic_upsert import arrow
 
 START = datetime(2022, 1, 31, 2, tzinfo=UTC)
 END = START + timedelta(days=1)
@@ -556,14 +557,14 @@ def test_upsert_articles_counts_and_keeps_first_run(wh_url):
     eng = warehouse.engine(wh_url)
     warehouse.create_schema(eng)
     with eng.begin() as conn:
-        first = warehouse.upsert_articles(conn, cleaned(raw_article(article_id="moscowtimes:1"),
-                                                        raw_article(article_id="moscowtimes:2")),
-                                          "run-1")
+        first = warehouse.upsert_articles(
+            conn, arrow(cleaned(raw_article(article_id="moscowtimes:1"),
+                                raw_article(article_id="moscowtimes:2"))), "run-1")
     with eng.begin() as conn:
         second = warehouse.upsert_articles(
-            conn, cleaned(raw_article(article_id="moscowtimes:1", body="Corrected words."),
-                          raw_article(article_id="moscowtimes:2"),
-                          raw_article(article_id="moscowtimes:3")), "run-2")
+            conn, arrow(cleaned(raw_article(article_id="moscowtimes:1", body="Corrected words."),
+                                raw_article(article_id="moscowtimes:2"),
+                                raw_article(article_id="moscowtimes:3"))), "run-2")
     eng.dispose()
     assert first == {"inserted": 2, "updated": 0, "unchanged": 0}
     assert second == {"inserted": 1, "updated": 1, "unchanged": 1}
