@@ -21,8 +21,9 @@ are identifiers of etl.warehouse's tables, quoted by psycopg.sql.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -113,7 +114,7 @@ def upsert_articles(conn: sa.Connection, rows: pa.Table, run_id: str,
 
 
 def _merge(cur: psycopg.Cursor, stmts: dict[str, sql.Composed], rows: pa.Table, run_id: str,
-           serialize) -> dict[str, int]:
+           serialize: Callable[[Any], str] | None) -> dict[str, int]:
     cur.execute(stmts["lock"])
     cur.execute(stmts["stored"], {"ids": pc.unique(rows["article_id"]).to_pylist()})
     found = cur.fetchall()

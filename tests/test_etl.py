@@ -881,3 +881,26 @@ def test_crawl_rejects_reach_the_quarantine_with_slug_detail_and_over_long_urls(
     assert got["out_of_window"]["payload"].startswith("page dated 2021-06-01")
     too_long = got["url_too_long"]
     assert too_long["url"] == long_url  # kept whole: the quarantine's url is unbounded text
+
+
+# -- the decision --------------------------------------------------------------------------------
+
+def test_decide_new_changed_unchanged_once_per_batch():
+    from etl.decision import decide, stored_keys
+
+    t = pd.Timestamp("2022-01-31 12:00", tz="UTC")
+    stored = stored_keys(["a", "b", "c", "d", "e", "m"], ["h1", "h2", "h3", None, "h5", "h8"],
+                         [t, t, t, t, None, t])
+    batch = pa.table({
+        "article_id": ["a", "b", "c", "d", "e", "m", "n", "n"],
+        "content_hash": ["h1", "x", "h3", None, "h5", "h8", "h6", "h7"],
+        # c: the same instant given in Moscow time; e: a time where none was stored; m: moved
+        "published_at": pa.array([t, t, t.tz_convert("Europe/Moscow"), t, t,
+                                  t + pd.Timedelta(hours=1), t, t], pa.timestamp("us", tz="UTC")),
+    })
+    d = decide(batch, stored)
+    assert d.is_new.to_pylist() == [False] * 6 + [True, True]
+    assert d.changed.to_pylist() == [False, True, False, False, True, True, False, False]
+    # new or changed, and only the last row naming an id (a row-by-row upsert ends with it)
+    assert d.write.to_pylist() == [False, True, False, False, True, True, False, True]
+    assert d.counts() == {"inserted": 2, "updated": 3, "unchanged": 3}
