@@ -1,7 +1,7 @@
 """PostgreSQL load benchmark: our warehouse load path against a bare COPY of the same rows.
 
     .venv/bin/python -m bench.pg_load                    # 200000 synthetic articles (~4 KB bodies)
-    .venv/bin/python -m bench.pg_load --n 20000 --old-n 2000
+    .venv/bin/python -m bench.pg_load --n 20000
     .venv/bin/python -m bench.pg_load --repeat 3       # best of three, rounds interleaved
     NIGHTDESK_BENCH_PG=postgresql+psycopg://user@host/db .venv/bin/python -m bench.pg_load
 
@@ -10,12 +10,12 @@ One run, one synthetic batch, each measurement in its own fresh schema of the sa
   load     etl.warehouse.upsert_articles in one transaction (eng.begin(), commit included) on an
            empty warehouse made by create_schema: staging COPY, counts, merge, indexes, WAL;
   copy     the same rows COPY'd into a bare table with the same columns (CREATE TABLE AS ...
-           WITH NO DATA: no key, no index), commit included. Both COPYs encode the frame with
-           etl.pgcopy's encoder, so the ratio measures what the load adds to a plain COPY;
+           WITH NO DATA: no key, no index), commit included. Both COPYs encode the rows with
+           etl.dbvalues and etl.pgcopy's CSV, so the ratio measures what the load adds to a
+           plain COPY;
            encode_rows_per_s says what the encoding alone costs;
-  rerun    the same batch loaded again: every row unchanged, nothing written;
-  old      the row-by-row executemany path (etl.warehouse._upsert_rows) and ours, each on the
-           first --old-n rows (0 skips it), first load and rerun, for comparison.
+  rerun    the same batch loaded again: every row unchanged, nothing written.
+(The row-by-row path it was once compared with is now the tests' oracle, tests/generic_upsert.py.)
 
 A CHECKPOINT (superuser; skipped if refused) precedes each timed step so that one step does not
 pay for the previous one's dirty buffers. Prints the figures on stderr and ONE JSON line on stdout:
@@ -36,14 +36,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `python bench/pg_load.py` works like `python -m bench.pg_load`
     sys.path.insert(0, str(REPO))
 
-from contracts.schema import FIELDS  # noqa: E402
+from contracts.schema import FIELDS, batch_schema  # noqa: E402
 from etl import pgcopy, warehouse  # noqa: E402
+from etl.dbvalues import db_table  # noqa: E402
 
 PG_BASE = os.environ.get("NIGHTDESK_BENCH_PG",
                          os.environ.get("NIGHTDESK_TEST_PG",
@@ -171,7 +173,7 @@ def _fresh_warehouse(url: str) -> None:
     eng.dispose()
 
 
-def measure_load(batch: pd.DataFrame) -> dict[str, float]:
+def measure_load(batch: pa.Table) -> dict[str, float]:
     with fresh_schema() as url:
         _fresh_warehouse(url)
         first, counts = _timed(url, lambda c: warehouse.upsert_articles(c, batch, "bench-1"))
@@ -181,9 +183,10 @@ def measure_load(batch: pd.DataFrame) -> dict[str, float]:
     return {"load_s": first, "rerun_s": again}
 
 
-def measure_copy(batch: pd.DataFrame) -> float:
+def measure_copy(batch: pa.Table) -> float:
     columns = [c.name for c in warehouse.articles.columns]
-    rows = batch.assign(first_run_id="bench-1", last_run_id="bench-1")
+    run = pa.repeat(pa.scalar("bench-1"), len(batch))
+    rows = batch.append_column("first_run_id", run).append_column("last_run_id", run)
     with fresh_schema() as url:
         _fresh_warehouse(url)  # only to copy the column types below
         eng = warehouse.engine(url)
@@ -193,7 +196,7 @@ def measure_copy(batch: pd.DataFrame) -> float:
 
         def copy(conn: sa.Connection) -> None:
             with conn.connection.driver_connection.cursor() as cur:
-                pgcopy.copy_in(cur, "bare", rows, columns)
+                pgcopy.copy_in(cur, "bare", db_table(rows, columns, "postgresql"))
 
         seconds, _ = _timed(url, copy)
         eng = warehouse.engine(url)
@@ -203,19 +206,11 @@ def measure_copy(batch: pd.DataFrame) -> float:
     return seconds
 
 
-def measure_encode(batch: pd.DataFrame) -> float:
+def measure_encode(batch: pa.Table) -> float:
     t0 = time.perf_counter()
-    for _ in pgcopy.csv_chunks(pgcopy.to_arrow(batch, pgcopy.BATCH_COLUMNS)):
+    for _ in pgcopy.csv_chunks(db_table(batch, pgcopy.BATCH_COLUMNS, "postgresql")):
         pass
     return time.perf_counter() - t0
-
-
-def measure_old(batch: pd.DataFrame) -> dict[str, float]:
-    with fresh_schema() as url:
-        _fresh_warehouse(url)
-        first, _ = _timed(url, lambda c: warehouse._upsert_rows(c, batch, "bench-old-1"))
-        again, _ = _timed(url, lambda c: warehouse._upsert_rows(c, batch, "bench-old-2"))
-    return {"load_s": first, "rerun_s": again}
 
 
 def _rate(n: int, seconds: list[float]) -> int:
@@ -227,16 +222,15 @@ def _rate(n: int, seconds: list[float]) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200_000, help="synthetic articles (default 200000)")
-    ap.add_argument("--old-n", type=int, default=20_000,
-                    help="rows for the old executemany path (0: skip; default 20000)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds of load + copy, interleaved; the best of each counts")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
-    batch = synth(args.n, args.seed)
-    mb = batch["body"].str.len().sum() / 1e6
+    frame = synth(args.n, args.seed)
+    mb = frame["body"].str.len().sum() / 1e6
+    batch = pa.Table.from_pandas(frame, schema=batch_schema(), preserve_index=False)
     print(f"synthesised {args.n} articles, {mb:.0f} MB of body text, "
           f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
     encode = measure_encode(batch)
@@ -256,18 +250,6 @@ def main(argv: list[str] | None = None) -> int:
         "encode_rows_per_s": round(args.n / encode),
         "avg_body_bytes": round(mb * 1e6 / args.n),
     }
-    if args.old_n:
-        # Both paths on the same first rows, so that the comparison does not depend on size.
-        old_n = min(args.old_n, args.n)
-        head = batch.head(old_n)
-        old, new = measure_old(head), measure_load(head)
-        result.update({
-            "old_n": old_n,
-            "old_rows_per_s": round(old_n / old["load_s"]),
-            "old_rerun_rows_per_s": round(old_n / old["rerun_s"]),
-            "load_rows_per_s_at_old_n": round(old_n / new["load_s"]),
-            "rerun_rows_per_s_at_old_n": round(old_n / new["rerun_s"]),
-        })
     for key, value in result.items():
         print(f"  {key:26} {value}", file=sys.stderr)
     print(json.dumps(result))

@@ -138,21 +138,22 @@ def label_batch(kept: pd.DataFrame, sketch_files: dict[int, Path], data_dir: str
     return labels
 
 
-def load_window(folder: Path, data_dir: str | Path, merge: Callable[[], dict[str, Any]]
-                ) -> dict[str, Any]:
-    """Load a staged window (`folder`) under the index lock: bring its labels up to date with
-    the index, `merge` it into the lake, install the index. Returns merge's figures and the
-    index's size."""
+def load_window(folder: Path, partitions: list[Path], data_dir: str | Path,
+                merge: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Load a staged window (`folder`, its batch files `partitions`) under the index lock:
+    bring its labels up to date with the index, `merge` it into the lake, install the index.
+    Returns merge's figures and the index's size."""
     staged = folder / STAGED
     with locked(data_dir):
         if staged.exists():
-            _relabel_if_stale(folder, staged, data_dir)
+            _relabel_if_stale(folder, partitions, staged, data_dir)
         counts = merge()
         counts["neardup_index_size"] = _install(staged, data_dir)
     return counts
 
 
-def _relabel_if_stale(folder: Path, staged: Path, data_dir: str | Path) -> None:
+def _relabel_if_stale(folder: Path, partitions: list[Path], staged: Path,
+                      data_dir: str | Path) -> None:
     """When another window's index was installed since this window's transform, add this batch
     to the current index, label it again and rewrite the staged batch and figures with those
     labels; the staged index then records the current one as its base. A crash part way is
@@ -164,17 +165,15 @@ def _relabel_if_stale(folder: Path, staged: Path, data_dir: str | Path) -> None:
     batch_rows = int(meta["batch_rows"])
     index = _load(data_dir, spare=batch_rows)
     labels = index.absorb(NearDupIndex.load(staged, first_row=int(meta["rows"]) - batch_rows))
-    _rewrite_labels(folder, labels)
+    _rewrite_labels(folder, partitions, labels)
     index.save(staged, base=current, batch_rows=batch_rows)
 
 
-def _rewrite_labels(folder: Path, labels: pd.Series) -> None:
-    from etl.transform import staged_partitions  # transform imports this module
-
+def _rewrite_labels(folder: Path, partitions: list[Path], labels: pd.Series) -> None:
     schema = batch_schema()
     column = schema.get_field_index("duplicate_of")
     labelled: dict[str, int] = {}
-    for path in staged_partitions(folder):
+    for path in partitions:
         table = pq.read_table(path, schema=schema)
         ids = table["article_id"].to_pandas()
         new = pa.array(ids.map(labels).astype("object").where(lambda v: v.notna(), None),

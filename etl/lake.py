@@ -34,6 +34,8 @@ import pyarrow.parquet as pq
 from contracts.layout import lake_articles_dir
 from contracts.schema import FIELD_NAMES, arrow_schema, batch_schema
 from contracts.settings import Settings
+from etl.decision import KEY_COLUMNS as DECISION_KEYS
+from etl.decision import decide
 
 PART = "part-0.parquet"
 # Replaced versions gathered before they are kept in the history at once (memory).
@@ -311,38 +313,36 @@ def _merge_into(group: _Group, path: Path, elsewhere: dict[str, set[Path]], run_
                 history_kept: bool) -> _Done:
     rows = group.rows()
     old = _read_partition(path) if path.exists() else arrow_schema(for_files=True).empty_table()
-    at, is_new, changed = _compare(rows, old, elsewhere)
-    n_new, n_changed = _true(is_new), _true(changed)
-    counts = {"inserted": n_new, "updated": n_changed,
-              "unchanged": len(rows) - n_new - n_changed}
-    if not n_new and not n_changed:
+    decided = decide(rows.select(list(DECISION_KEYS)), _stored(old, elsewhere))
+    counts = decided.counts()
+    if not counts["inserted"] and not counts["updated"]:
         return _Done(counts, False, None)
-    if n_changed and not history_kept:
-        changed_ids = rows["article_id"].filter(changed)
+    if counts["updated"] and not history_kept:
+        changed_ids = rows["article_id"].filter(decided.changed)
         return _Done(counts, False, _replaced(old, changed_ids, elsewhere, group.source))
-    write_atomic(_new_content(rows, old, at, pc.or_(is_new, changed), elsewhere, run_id), path)
+    write_atomic(_new_content(rows, old, decided.write, elsewhere, run_id), path)
     return _Done(counts, True, None)
 
 
-def _compare(rows: pa.Table, old: pa.Table, elsewhere: dict[str, set[Path]]
-             ) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray]:
-    """(row of each article in the old file, or null; is new; is changed), by content_hash and
-    published_at."""
-    ids = rows["article_id"]
-    at = pc.index_in(ids, value_set=old["article_id"].combine_chunks())
-    stored_elsewhere = pc.is_in(ids, value_set=_strings(elsewhere.keys()))
-    is_new = pc.and_(pc.is_null(at), pc.invert(stored_elsewhere))
-    # Changed content or date: the stored row differs, or it lives only in another partition
-    # (null: not in this file, which counts as different).
-    differs = pc.or_kleene(pc.not_equal(old["content_hash"].take(at), rows["content_hash"]),
-                           pc.not_equal(old["published_at"].take(at), rows["published_at"]))
-    return at, is_new, pc.and_(pc.invert(is_new), pc.fill_null(differs, True))
+def _stored(old: pa.Table, elsewhere: dict[str, set[Path]]) -> pa.Table:
+    """The stored keys the batch meets: this file's rows, and the ids stored only in another
+    partition, with unknown (null) hash and time: the batch moves them here, a change."""
+    keys = old.select(list(DECISION_KEYS))
+    away = _strings(elsewhere.keys())
+    away = away.filter(pc.invert(pc.is_in(away, value_set=keys["article_id"].combine_chunks())))
+    if not len(away):
+        return keys
+    return pa.concat_tables([keys, pa.table({
+        "article_id": away, "content_hash": pa.nulls(len(away), pa.string()),
+        "published_at": pa.nulls(len(away), keys.schema.field("published_at").type)},
+        schema=keys.schema)])
 
 
-def _new_content(rows: pa.Table, old: pa.Table, at: pa.ChunkedArray, todo: pa.ChunkedArray,
+def _new_content(rows: pa.Table, old: pa.Table, todo: pa.Array,
                  elsewhere: dict[str, set[Path]], run_id: str) -> pa.Table:
-    """The old rows not replaced, and the new or changed rows with their run ids, by id."""
+    """The old rows not replaced, and the rows to write with their run ids, by id."""
     file_schema = arrow_schema(for_files=True)
+    at = pc.index_in(rows["article_id"], value_set=old["article_id"].combine_chunks())
     first = pc.coalesce(old["first_run_id"].take(at), *_first_runs(rows["article_id"], elsewhere),
                         pa.scalar(run_id)).filter(todo)
     fresh = rows.filter(todo).drop_columns(["source"])
@@ -356,10 +356,6 @@ def _new_content(rows: pa.Table, old: pa.Table, at: pa.ChunkedArray, todo: pa.Ch
 
 def _strings(values: Iterable[str]) -> pa.Array:
     return pa.array(sorted(values), pa.string())
-
-
-def _true(mask: pa.ChunkedArray) -> int:
-    return pc.sum(mask, min_count=0).as_py()
 
 
 def _first_runs(ids: pa.ChunkedArray, elsewhere: dict[str, set[Path]]) -> list[pa.ChunkedArray]:

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 
 WAREHOUSE_BATCH_ROWS = 20_000
+# The columns health.Tally reads: only these become pandas.
+_TALLIED = ("authors", "published_at_from", "word_count")
 
 
 class CheckFailed(RuntimeError):
@@ -57,7 +59,7 @@ def _staged_keys(partitions: list[Path]) -> pd.DataFrame:
 
 
 def _source_batches(partitions: list[Path], max_rows: int = WAREHOUSE_BATCH_ROWS
-                    ) -> Iterator[tuple[str, pd.DataFrame]]:
+                    ) -> Iterator[tuple[str, pa.Table]]:
     """(source, rows) from consecutive staged partitions of one source, up to `max_rows` rows
     at a time: hundreds of small partitions one by one spent most of the load in per-call
     overhead, one giant frame would cost memory."""
@@ -70,17 +72,17 @@ def _source_batches(partitions: list[Path], max_rows: int = WAREHOUSE_BATCH_ROWS
             table = file.read()
         source = table["source"][0].as_py()
         if pending and (source != current or size + len(table) > max_rows):
-            yield current, pa.concat_tables(pending).to_pandas()
+            yield current, pa.concat_tables(pending)
             pending, size = [], 0
         pending.append(table)
         size += len(table)
         current = source
     if pending:
-        yield current, pa.concat_tables(pending).to_pandas()
+        yield current, pa.concat_tables(pending)
 
 
-def _read_ahead(batches: Iterator[tuple[str, pd.DataFrame]]
-                ) -> Iterator[tuple[str, pd.DataFrame]]:
+def _read_ahead(batches: Iterator[tuple[str, pa.Table]]
+                ) -> Iterator[tuple[str, pa.Table]]:
     """`batches`, the next one read in a thread while the caller loads this one: Parquet decoding
     and SQLite's inserts both release the GIL, so with a spare core the reads overlap the
     inserts. Memory: one batch more."""
@@ -100,7 +102,8 @@ def load_lake(start: str | datetime, end: str | datetime, *, data_dir: str | Pat
         return lake.load_staged(partitions, data_dir, run_id)
 
     # Labels, lake and index under one lock: two windows at once label as one after the other.
-    counts = (clusters.load_window(staging_dir(data_dir, start, end), data_dir, merge)
+    folder = staging_dir(data_dir, start, end)
+    counts = (clusters.load_window(folder, partitions, data_dir, merge)
               if clusters.enabled() else merge())
     lake.write_quarantine(quarantine, data_dir, window_label(start, end))
     if counts.get("damaged_partitions"):  # the others are loaded; the check fails on these
@@ -145,10 +148,10 @@ def _load(eng: sa.Engine, start: datetime, end: datetime, partitions: list[Path]
         tallies = {s: health.Tally() for s in manifest["sources"]}
         loaded: set[str] = set()
         for source, rows in _read_ahead(_source_batches(partitions)):  # bounded memory
-            loaded.update(rows["article_id"])
+            loaded.update(rows["article_id"].to_pylist())
             for key, n in warehouse.upsert_articles(conn, rows, run_id).items():
                 counted[source][key] += n
-            tallies[source].add(rows)
+            tallies[source].add(rows.select(list(_TALLIED)).to_pandas())
         loaded_at = datetime.now(UTC)
         if manifest["fetched"] is not None:
             memory = _safe_memory(manifest["fetched"], loaded, manifest, quarantine)

@@ -2,7 +2,7 @@
 
 Tables: `articles` (columns derived from contracts/schema.py), `runs` (one row per source and
 interval run) and `quarantine` (what could not be loaded, with its reason). A load is ONE
-transaction: upsert of articles (a row changes only when its content hash does), quarantine rows and
+transaction: upsert of articles (what etl/decision.py finds new or changed), quarantine rows and
 the runs row, so a crash leaves the previous state and a retry or rerun changes no article row.
 """
 
@@ -27,9 +27,12 @@ from contracts.schema import (
     RUN_ID_CHARS,
     SOURCE_CHARS,
     STAGE_CHARS,
-    arrow_schema,
     url_hash,
 )
+from etl import pgcopy
+from etl.dbvalues import db_table
+from etl.decision import KEY_COLUMNS as DECISION_KEYS
+from etl.decision import decide, stored_keys
 
 metadata = sa.MetaData()
 
@@ -242,110 +245,41 @@ def _py(value: Any) -> Any:
     return value
 
 
-def upsert_articles(conn: sa.Connection, batch: pd.DataFrame, run_id: str) -> dict[str, int]:
-    """Insert new articles, update those whose content hash changed, leave the rest untouched."""
-    if batch.empty:
+def upsert_articles(conn: sa.Connection, rows: pa.Table, run_id: str) -> dict[str, int]:
+    """Insert new articles, update changed ones (etl/decision.py), keep the replaced versions,
+    leave the rest untouched. `rows` holds the staged batch's columns (contracts.schema.batch_schema)."""
+    if rows.num_rows == 0:
         return {"inserted": 0, "updated": 0, "unchanged": 0}
-    if conn.dialect.name == "postgresql" and batch["article_id"].is_unique:
-        # COPY into a staging table and one set-based merge (etl/pgcopy.py). A batch naming an
-        # id twice (etl.dedupe never makes one) stays row by row: a single INSERT ... ON CONFLICT
-        # cannot touch one row twice.
-        from etl import pgcopy
-
-        return pgcopy.upsert_articles(conn, batch, run_id)
+    if conn.dialect.name == "postgresql":
+        # COPY into a staging table and one set-based merge (etl/pgcopy.py).
+        return pgcopy.upsert_articles(conn, rows, run_id, ARTICLE_COLUMNS)
     if conn.dialect.name == "sqlite":
-        return _upsert_sqlite(conn, batch, run_id)
-    return _upsert_rows(conn, batch, run_id)
-
-
-def _classify(batch: pd.DataFrame, stored: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """(is_new, changed) per batch row; `stored` holds article_id, content_hash, published_at of
-    the stored rows. Changed: another content hash or another publication instant."""
-    known = dict(zip(stored["article_id"], stored["content_hash"], strict=True))
-    # SQLite hands timestamps back naive (stored in UTC); PostgreSQL aware in the session's zone.
-    when = pd.to_datetime(stored["published_at"], utc=True).dt.tz_localize(None)
-    stored_pub = dict(zip(stored["article_id"], when, strict=True))
-    is_new = ~batch["article_id"].isin(known)
-    moved = batch["article_id"].map(stored_pub).ne(
-        batch["published_at"].dt.tz_convert("UTC").dt.tz_localize(None))
-    changed = (batch["article_id"].map(known).ne(batch["content_hash"]) | moved) & ~is_new
-    return is_new, changed
-
-
-def _counts(is_new: pd.Series, changed: pd.Series) -> dict[str, int]:
-    return {"inserted": int(is_new.sum()), "updated": int(changed.sum()),
-            "unchanged": int((~is_new & ~changed).sum())}
-
-
-def _to_arrow(rows: pd.DataFrame) -> pa.Table:
-    """Every article column as Arrow: one C-level conversion instead of one call per cell.
-    Every field nullable here: the SQL constraints, not Arrow, judge a missing value."""
-    schema = pa.schema([f.with_nullable(True) for f in arrow_schema()])
-    return pa.Table.from_pandas(rows[schema.names], schema=schema, preserve_index=False)
-
-
-def _upsert_rows(conn: sa.Connection, batch: pd.DataFrame, run_id: str) -> dict[str, int]:
-    """The generic path (PostgreSQL for the odd batch): row by row via a compiled executemany."""
-    stored = lookup(conn, "article_id", batch["article_id"].tolist())
-    is_new, changed = _classify(batch, stored)
-    todo = batch[is_new | changed].assign(first_run_id=run_id, last_run_id=run_id)
-    if changed.any():
-        _keep_versions(conn, batch.loc[changed, "article_id"].tolist(), run_id)
-    if not todo.empty:
-        rows = _to_arrow(todo).to_pylist()
-        stmt = _insert(conn.engine, articles)
-        keep_first = {"article_id", "first_run_id"}
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[articles.c.article_id],
-            set_={c.name: stmt.excluded[c.name] for c in articles.columns
-                  if c.name not in keep_first},
-            where=sa.or_(articles.c.content_hash != stmt.excluded.content_hash,
-                         articles.c.published_at != stmt.excluded.published_at),
-        )
-        conn.execute(stmt, rows)
-    return _counts(is_new, changed)
-
-
-def _keep_versions(conn: sa.Connection, article_ids: list[str], run_id: str) -> None:
-    """Copy the rows about to be replaced into article_versions (same transaction)."""
-    now = datetime.now(UTC)
-    cols = [c.name for c in articles.columns]
-    for chunk in _chunks(article_ids):
-        select = sa.select(*articles.columns, sa.literal(now, sa.DateTime(timezone=True)),
-                           sa.literal(run_id, sa.String())).where(
-            articles.c.article_id.in_(chunk))
-        stmt = _insert(conn.engine, article_versions).from_select(
-            [*cols, "superseded_at", "superseded_by_run_id"], select)
-        conn.execute(stmt.on_conflict_do_nothing())
+        return _upsert_sqlite(conn, rows, run_id)
+    raise NotImplementedError(f"no article load for {conn.dialect.name}")
 
 
 # -- the SQLite path ------------------------------------------------------------------------------
-# Same rows, counts and history as _upsert_rows, without SQLAlchemy's per-statement compilation
-# and per-row parameter processing (most of a large load there): plain SQL on the DBAPI cursor
-# via exec_driver_sql, so errors are still SQLAlchemy's, in the caller's transaction. Values are
-# converted column by column exactly as SQLAlchemy's SQLite types bind them (_sqlite_columns).
+# Plain SQL on the DBAPI cursor via exec_driver_sql (no per-statement compilation, no per-row
+# parameter processing), so errors are still SQLAlchemy's, in the caller's transaction. BEGIN
+# IMMEDIATE (engine()) holds the write lock from the lookup to the writes.
 
-_ARTICLE_COLUMNS: tuple[str, ...] = tuple(c.name for c in articles.columns)
-_KIND = {f.name: f.kind for f in FIELDS}
+ARTICLE_COLUMNS: tuple[str, ...] = tuple(c.name for c in articles.columns)
 # One JSON array parameter instead of an IN-list per 500 ids: one statement whatever the batch,
 # and SQLite still probes the primary key per id (LIST SUBQUERY, SEARCH ... article_id=?).
 _IN_IDS = "article_id IN (SELECT value FROM json_each(?))"
 
 
 def _sqlite_upsert_sql() -> str:
-    """The statement _upsert_rows compiles for SQLite: a stored row changes only when its hash
-    or publication time differs, and keeps its first_run_id."""
+    """Writes what etl.decision decided: every column but the key and first_run_id."""
     keep = {KEY, "first_run_id"}
-    assign = ", ".join(f"{c} = excluded.{c}" for c in _ARTICLE_COLUMNS if c not in keep)
-    return (f"INSERT INTO articles ({', '.join(_ARTICLE_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(_ARTICLE_COLUMNS))}) "
-            f"ON CONFLICT ({KEY}) DO UPDATE SET {assign} "
-            "WHERE articles.content_hash != excluded.content_hash "
-            "OR articles.published_at != excluded.published_at")
+    assign = ", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS if c not in keep)
+    return (f"INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(ARTICLE_COLUMNS))}) "
+            f"ON CONFLICT ({KEY}) DO UPDATE SET {assign}")
 
 
 def _sqlite_versions_sql() -> str:
-    cols = ", ".join(_ARTICLE_COLUMNS)
+    cols = ", ".join(ARTICLE_COLUMNS)
     # SQLite needs the WHERE to parse an upsert of an INSERT ... SELECT; it is there.
     return (f"INSERT INTO article_versions ({cols}, superseded_at, superseded_by_run_id) "
             f"SELECT {cols}, ?, ? FROM articles WHERE {_IN_IDS} ON CONFLICT DO NOTHING")
@@ -356,81 +290,36 @@ _SQLITE_VERSIONS = _sqlite_versions_sql()
 _SQLITE_STORED = f"SELECT article_id, content_hash, published_at FROM articles WHERE {_IN_IDS}"
 
 
-def _upsert_sqlite(conn: sa.Connection, batch: pd.DataFrame, run_id: str) -> dict[str, int]:
-    """_upsert_rows for SQLite: one lookup statement, one executemany of tuples."""
-    stored = _stored_sqlite(conn, batch["article_id"])
-    is_new, changed = _classify(batch, stored)
-    if changed.any():
-        _keep_versions_sqlite(conn, batch.loc[changed, "article_id"], run_id)
-    todo = (is_new | changed).to_numpy()
-    if todo.any():
-        # Filtered in Arrow, not pandas: pandas takes its Arrow-backed text columns by
-        # concatenating their chunks first, which cost more than the insert's own conversions.
-        table = _to_arrow(batch.assign(first_run_id=run_id, last_run_id=run_id))
-        if not todo.all():
-            table = table.filter(pa.array(todo))
-        columns = _sqlite_columns(conn.dialect, table)
+def _upsert_sqlite(conn: sa.Connection, rows: pa.Table, run_id: str) -> dict[str, int]:
+    """One lookup statement, the decision, one executemany of tuples."""
+    ids = json.dumps(pc.unique(rows["article_id"]).to_pylist())
+    found = conn.exec_driver_sql(_SQLITE_STORED, (ids,)).all()
+    stored_at, stored_hash, stored_when = (list(c) for c in zip(*found, strict=True)) \
+        if found else ([], [], [])
+    # The text SQLAlchemy's DateTime wrote: the UTC wall clock.
+    when = pa.array(stored_when, pa.string()).cast(pa.timestamp("us"))
+    decided = decide(rows.select(list(DECISION_KEYS)),
+                     stored_keys(stored_at, stored_hash, when))
+    if decided.changed.true_count:
+        changed = pc.unique(rows["article_id"].filter(decided.changed)).to_pylist()
+        now = _sqlite_datetime(conn.dialect, datetime.now(UTC))
+        conn.exec_driver_sql(_SQLITE_VERSIONS, (now, run_id, json.dumps(changed)))
+    todo = rows.filter(decided.write)
+    if todo.num_rows:
+        values = db_table(_with_run_ids(todo, run_id), ARTICLE_COLUMNS, "sqlite",
+                          conn.dialect._json_serializer)
+        columns = [c.to_pylist() for c in values.columns]
         conn.exec_driver_sql(_SQLITE_UPSERT, list(zip(*columns, strict=True)))
-    return _counts(is_new, changed)
+    return decided.counts()
 
 
-def _stored_sqlite(conn: sa.Connection, ids: pd.Series) -> pd.DataFrame:
-    """article_id, content_hash, published_at (as datetimes) of the stored rows among `ids`."""
-    found = conn.exec_driver_sql(_SQLITE_STORED, (json.dumps(ids.unique().tolist()),)).all()
-    # Plain tuples: from Row objects pandas probes every cell's attributes, slowly.
-    stored = pd.DataFrame([tuple(r) for r in found],
-                          columns=["article_id", "content_hash", "published_at"], dtype=object)
-    # The text SQLAlchemy's DateTime wrote ("2022-01-31 15:42:00.000000"), read as it reads it.
-    stored["published_at"] = pd.to_datetime(stored["published_at"], format="ISO8601")
-    return stored
-
-
-def _keep_versions_sqlite(conn: sa.Connection, ids: pd.Series, run_id: str) -> None:
-    """_keep_versions in one statement."""
-    now = _sqlite_datetime(conn.dialect, datetime.now(UTC))
-    conn.exec_driver_sql(_SQLITE_VERSIONS, (now, run_id, json.dumps(ids.unique().tolist())))
+def _with_run_ids(rows: pa.Table, run_id: str) -> pa.Table:
+    run = pa.repeat(pa.scalar(run_id), rows.num_rows)
+    return rows.append_column("first_run_id", run).append_column("last_run_id", run)
 
 
 def _sqlite_datetime(dialect: sa.Dialect, value: datetime) -> str:
     return sa.DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)(value)
-
-
-def _sqlite_columns(dialect: sa.Dialect, table: pa.Table) -> list[list[Any]]:
-    """The articles columns, in table order, as SQLAlchemy binds them on SQLite: timestamps as
-    their UTC wall clock "YYYY-MM-DD HH:MM:SS.ffffff" (what a naive timestamp cast to text gives,
-    vectorised), lists as JSON text (_json_lists), text and integers as they are (their SQLite
-    types bind nothing)."""
-    columns = []
-    for column in articles.columns:
-        values = table.column(column.name)
-        kind = _KIND[column.name]
-        if kind == "timestamp":
-            values = values.cast(pa.timestamp("us")).cast(pa.string())
-        columns.append(_json_lists(dialect, values) if kind == "list[str]" else values.to_pylist())
-    return columns
-
-
-# Strings that json.dumps (ensure_ascii) writes between its quotes unchanged: printable ASCII
-# but the quote and the backslash.
-_JSON_VERBATIM = r"^[ !#-\[\]-~]*$"
-
-
-def _json_lists(dialect: sa.Dialect, values: pa.ChunkedArray) -> list[str]:
-    """Each list<string> value as sa.JSON binds it on SQLite: the dialect's serializer, json.dumps
-    by default (a missing list is JSON null: none_as_null is off). With json.dumps, lists of
-    verbatim strings are joined in Arrow ('["a", "b"]'), the rest serialized one by one."""
-    serialize = dialect._json_serializer or json.dumps  # as sa.JSON.bind_processor picks it
-    lists = values.combine_chunks()
-    if serialize is not json.dumps:
-        return [serialize(v) for v in lists.to_pylist()]
-    items = lists.flatten()
-    verbatim = pc.fill_null(pc.match_substring_regex(items, _JSON_VERBATIM), False)
-    joined = pc.binary_join_element_wise('["', pc.binary_join(lists, '", "'), '"]', "")
-    text = pc.if_else(pc.equal(pc.list_value_length(lists), 0), "[]", joined)
-    out = pc.fill_null(text, "null").to_pylist()
-    for i in set(pc.list_parent_indices(lists).filter(pc.invert(verbatim)).to_pylist()):
-        out[i] = serialize(lists[i].as_py())
-    return out
 
 
 def upsert_quarantine(conn: sa.Connection, rows: pd.DataFrame, run_id: str) -> None:

@@ -30,6 +30,7 @@ from etl.clean import clean, clean_body
 from etl.load import CheckFailed
 from etl.transform import MissingCrawl
 from etl.validate import split_valid
+from tests.generic_upsert import arrow
 
 START = datetime(2022, 1, 31, 2, tzinfo=UTC)
 END = START + timedelta(days=1)
@@ -556,14 +557,14 @@ def test_upsert_articles_counts_and_keeps_first_run(wh_url):
     eng = warehouse.engine(wh_url)
     warehouse.create_schema(eng)
     with eng.begin() as conn:
-        first = warehouse.upsert_articles(conn, cleaned(raw_article(article_id="moscowtimes:1"),
-                                                        raw_article(article_id="moscowtimes:2")),
-                                          "run-1")
+        first = warehouse.upsert_articles(
+            conn, arrow(cleaned(raw_article(article_id="moscowtimes:1"),
+                                raw_article(article_id="moscowtimes:2"))), "run-1")
     with eng.begin() as conn:
         second = warehouse.upsert_articles(
-            conn, cleaned(raw_article(article_id="moscowtimes:1", body="Corrected words."),
-                          raw_article(article_id="moscowtimes:2"),
-                          raw_article(article_id="moscowtimes:3")), "run-2")
+            conn, arrow(cleaned(raw_article(article_id="moscowtimes:1", body="Corrected words."),
+                                raw_article(article_id="moscowtimes:2"),
+                                raw_article(article_id="moscowtimes:3"))), "run-2")
     eng.dispose()
     assert first == {"inserted": 2, "updated": 0, "unchanged": 0}
     assert second == {"inserted": 1, "updated": 1, "unchanged": 1}
@@ -879,3 +880,26 @@ def test_crawl_rejects_reach_the_quarantine_with_slug_detail_and_over_long_urls(
     assert got["out_of_window"]["payload"].startswith("page dated 2021-06-01")
     too_long = got["url_too_long"]
     assert too_long["url"] == long_url  # kept whole: the quarantine's url is unbounded text
+
+
+# -- the decision --------------------------------------------------------------------------------
+
+def test_decide_new_changed_unchanged_once_per_batch():
+    from etl.decision import decide, stored_keys
+
+    t = pd.Timestamp("2022-01-31 12:00", tz="UTC")
+    stored = stored_keys(["a", "b", "c", "d", "e", "m"], ["h1", "h2", "h3", None, "h5", "h8"],
+                         [t, t, t, t, None, t])
+    batch = pa.table({
+        "article_id": ["a", "b", "c", "d", "e", "m", "n", "n"],
+        "content_hash": ["h1", "x", "h3", None, "h5", "h8", "h6", "h7"],
+        # c: the same instant given in Moscow time; e: a time where none was stored; m: moved
+        "published_at": pa.array([t, t, t.tz_convert("Europe/Moscow"), t, t,
+                                  t + pd.Timedelta(hours=1), t, t], pa.timestamp("us", tz="UTC")),
+    })
+    d = decide(batch, stored)
+    assert d.is_new.to_pylist() == [False] * 6 + [True, True]
+    assert d.changed.to_pylist() == [False, True, False, False, True, True, False, False]
+    # new or changed, and only the last row naming an id (a row-by-row upsert ends with it)
+    assert d.write.to_pylist() == [False, True, False, False, True, True, False, True]
+    assert d.counts() == {"inserted": 2, "updated": 3, "unchanged": 3}

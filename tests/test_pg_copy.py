@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from bench.pg_load import synth
 from etl import pgcopy, warehouse
 from tests.conftest import PG_BASE
+from tests.generic_upsert import arrow, upsert_rows
 
 pytestmark = pytest.mark.postgres
 
@@ -96,9 +97,9 @@ def other_pg_url() -> Iterator[str]:
 def load(url: str, batch: Batch, run_id: str, *, rowwise: bool = False) -> dict[str, int]:
     eng = warehouse.engine(url)
     warehouse.create_schema(eng)
-    upsert = warehouse._upsert_rows if rowwise else warehouse.upsert_articles
     with eng.begin() as conn:
-        counts = upsert(conn, batch, run_id)
+        counts = (upsert_rows(conn, batch, run_id) if rowwise
+                  else warehouse.upsert_articles(conn, arrow(batch), run_id))
     eng.dispose()
     return counts
 
@@ -204,12 +205,12 @@ def test_an_exception_after_the_merge_rolls_everything_back(nights, pg_url):
     before = state(pg_url)
     eng = warehouse.engine(pg_url)
     with pytest.raises(RuntimeError, match="after the merge"), eng.begin() as conn:
-        assert warehouse.upsert_articles(conn, second, "run-2")["updated"] == 7
+        assert warehouse.upsert_articles(conn, arrow(second), "run-2")["updated"] == 7
         raise RuntimeError("crash after the merge")
     assert state(pg_url) == before
     # The pooled connection is reused: its staging table went with the rollback.
     with eng.begin() as conn:
-        assert warehouse.upsert_articles(conn, second, "run-2")["updated"] == 7
+        assert warehouse.upsert_articles(conn, arrow(second), "run-2")["updated"] == 7
     eng.dispose()
     assert state(pg_url) != before
 
@@ -220,8 +221,8 @@ def test_two_sources_in_one_transaction(nights, pg_url):
     eng = warehouse.engine(pg_url)
     warehouse.create_schema(eng)
     with eng.begin() as conn:
-        a = warehouse.upsert_articles(conn, first.iloc[:20], "run-1")
-        b = warehouse.upsert_articles(conn, first.iloc[10:], "run-1")
+        a = warehouse.upsert_articles(conn, arrow(first.iloc[:20]), "run-1")
+        b = warehouse.upsert_articles(conn, arrow(first.iloc[10:]), "run-1")
     eng.dispose()
     assert (a["inserted"], b) == (20, {"inserted": 10, "updated": 0, "unchanged": 10})
 
@@ -251,7 +252,7 @@ def test_concurrent_loads_end_with_every_article_once(pg_url):
         try:
             start.wait()
             with eng.begin() as conn:
-                results[name] = warehouse.upsert_articles(conn, batch, name)
+                results[name] = warehouse.upsert_articles(conn, arrow(batch), name)
         except BaseException as exc:  # any failure is the test's finding
             errors.append(exc)
         finally:

@@ -1,6 +1,6 @@
 """The SQLite load path (etl.warehouse._upsert_sqlite: plain SQL on the DBAPI cursor) against the
-generic path it replaced (_upsert_rows, compiled by SQLAlchemy): same counts, and the same text
-in every stored cell, so that rows of either path read back identically."""
+generic path it replaced (tests/generic_upsert.py, compiled by SQLAlchemy): same counts, and the
+same text in every stored cell, so that rows of either path read back identically."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from bench.pg_load import synth
 from etl import warehouse
+from etl.dbvalues import json_lists
 from tests.test_pg_copy import edge_cases, load, second_night, utc
 
 Batch = pd.DataFrame
@@ -103,5 +104,4 @@ def test_lists_are_serialized_as_json_dumps_writes_them():
               ["\x7f"], ["\x1f", "\t"], [" !#[]~/"], [None], ["a", None], ["emoji 🙂"]]
     array = pa.chunked_array([pa.array(values[:5], pa.list_(pa.string())),
                               pa.array(values[5:], pa.list_(pa.string()))])
-    dialect = sa.create_engine("sqlite://").dialect
-    assert warehouse._json_lists(dialect, array) == [json.dumps(v) for v in values]
+    assert json_lists(array, json.dumps).to_pylist() == [json.dumps(v) for v in values]
