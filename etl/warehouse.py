@@ -247,7 +247,8 @@ def _py(value: Any) -> Any:
 
 def upsert_articles(conn: sa.Connection, rows: pa.Table, run_id: str) -> dict[str, int]:
     """Insert new articles, update changed ones (etl/decision.py), keep the replaced versions,
-    leave the rest untouched. `rows` holds the staged batch's columns (contracts.schema.batch_schema)."""
+    leave the rest untouched. `rows` holds the staged batch's columns
+    (contracts.schema.batch_schema)."""
     if rows.num_rows == 0:
         return {"inserted": 0, "updated": 0, "unchanged": 0}
     if conn.dialect.name == "postgresql":
