@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `python bench/pg_load.py` works like `python -m bench.pg_load`
     sys.path.insert(0, str(REPO))
 
-from etl import pgcopy, warehouse  # noqa: E402
+from etl import migrate, pgcopy, warehouse  # noqa: E402
 from etl.schema import FIELDS  # noqa: E402
 
 PG_BASE = os.environ.get("NIGHTDESK_BENCH_PG",
@@ -166,9 +166,7 @@ def _timed(url: str, work: Callable[[sa.Connection], object]) -> tuple[float, ob
 
 
 def _fresh_warehouse(url: str) -> None:
-    eng = warehouse.engine(url)
-    warehouse.create_schema(eng)
-    eng.dispose()
+    migrate.migrate(url)
 
 
 def measure_load(batch: pd.DataFrame) -> dict[str, float]:

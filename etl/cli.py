@@ -37,10 +37,12 @@ def run(start: str, end: str, *, sources_file: str, data_dir: str, warehouse_url
         run_id: str, only: list[str] | None = None, refetch: bool = False) -> dict:
     """Crawl every configured source for [start, end), then transform, load and check."""
     from etl.load import check, load_lake, load_warehouse
+    from etl.migrate import migrate
     from etl.transform import transform
     from spiders.run import crawl
     from spiders.sources import load_sources
 
+    migrate(warehouse_url)  # a fresh or behind warehouse; the steps below only check
     names = only or list(load_sources(sources_file))
     crawls = [crawl(n, start, end, sources_file=sources_file, data_dir=data_dir,
                     warehouse_url=warehouse_url, refetch=refetch) for n in names]
@@ -149,9 +151,11 @@ def add_run(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_check_data(args: argparse.Namespace) -> int:
     """`verify` and `repair` (etl/verify.py, etl/repair.py)."""
     from etl import repair, verify
+    from etl.migrate import migrate
 
     data = config.data_dir(args.data_dir)
     url = config.warehouse_url(args.warehouse, data)
+    migrate(url)  # a fresh or behind warehouse, so both read the schema this code knows
     if args.command == "verify":
         return verify.main(data, url)
     return repair.main(data, url, config.sources_file(args.sources), args.paths)
@@ -168,6 +172,23 @@ def add_verify(sub: Any, common: argparse.ArgumentParser) -> None:
         q.set_defaults(func=cmd_check_data)
     r.add_argument("--sources", default=None, help="sources TOML, to crawl a raw window again")
     r.add_argument("paths", nargs="*", help="only the problems of these files")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from etl.migrate import migrate
+
+    url = config.warehouse_url(args.warehouse, config.data_dir(args.data_dir))
+    done = migrate(url)
+    print(f"warehouse {config.masked(url)}: schema {done['from'] or 'none'} -> {done['to']}")
+    return 0
+
+
+def add_migrate(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("migrate", parents=[common],
+                       help="bring the warehouse schema to this code's version (deploy step)")
+    p.add_argument("--data-dir", default=None, help="outputs (default ./data)")
+    p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default SQLite in data)")
+    p.set_defaults(func=cmd_migrate)
 
 
 def _say(prog: str, kind: str, message: str) -> None:
@@ -222,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run(sub, common)
     add_verify(sub, common)
+    add_migrate(sub, common)
     trysite.add_parser(sub, common)
     query.add_parser(sub, common)
     report_cli.add_parsers(sub, common)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from etl import clusters, health, lake, runids, verify, warehouse
+from etl import clusters, health, lake, migrate, runids, verify, warehouse
 from etl.clean import clean_quarantine
 from etl.config import max_quarantine_share, utc, window_label
 from etl.transform import staged_partitions, staging_dir
@@ -116,7 +116,7 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
     start, end = utc(start), utc(end)
     partitions, quarantine, manifest = _staged(data_dir, start, end)
     eng = warehouse.engine(warehouse_url)
-    warehouse.create_schema(eng)
+    migrate.check_schema(eng)
     with eng.begin() as conn:
         done = _already_loaded(conn, run_id, start, end, partitions, manifest)
     if done is not None:  # a retry must change nothing, not even the run's figures

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from etl import clusters, dedupe, warehouse
+from etl import clusters, dedupe, migrate, warehouse
 from etl.clean import clean, clean_fetched, clean_quarantine
 from etl.config import utc, window_label, workers
 from etl.fsutil import release, replace_dir, sweep, work_dir
@@ -291,7 +291,8 @@ def _quarantine_rows(invalid: pd.DataFrame, raw: pd.DataFrame) -> list[dict[str,
 def _existing(keys: pd.DataFrame, warehouse_url: str) -> pd.DataFrame:
     """Stored articles sharing a URL key or content hash with the batch."""
     eng = warehouse.engine(warehouse_url)
-    warehouse.create_schema(eng)
+    if not migrate.check_schema(eng, empty_ok=True):  # nothing loaded yet: nothing to look up
+        keys = keys.iloc[:0]
     with eng.connect() as conn:
         found = pd.concat([warehouse.lookup(conn, "url_key", keys["url_key"].tolist()),
                            warehouse.lookup(conn, "content_hash", keys["content_hash"].tolist())],

@@ -25,6 +25,7 @@ from typing import Any
 from etl.config import utc as _utc
 from etl.config import window_label
 from etl.fsutil import replace_dir, sweep, work_dir
+from etl.migrate import check_schema
 from etl.schema import CRAWL_FIELDS
 from spiders.items import REJECT_FIELDS
 from spiders.sources import REPO_ROOT, Source, load_sources
@@ -103,7 +104,8 @@ def crawl(
                  else "local replica at 127.0.0.1")
     log.info("crawling %s (%s) for [%s, %s)", source, where, start.isoformat(), end.isoformat())
     known = None
-    if warehouse_url and not refetch:
+    # an empty warehouse (nothing loaded yet) knows nothing; one behind the code fails here
+    if warehouse_url and not refetch and check_schema(warehouse_url, empty_ok=True):
         from etl.warehouse import export_known
 
         known = work / "known.json"

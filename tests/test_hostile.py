@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from etl import config, fsutil, lake, load, report_cli, runids, transform, warehouse
+from etl import config, fsutil, lake, load, migrate, report_cli, runids, transform, warehouse
 from etl.schema import (
     CRAWL_STATE_LIMITS,
     FIELD_NAMES,
@@ -106,6 +106,7 @@ def night(data: Path, urls: list[str], run_id: str) -> dict[str, Any]:
                                  warehouse_url=urls[0])
     load.load_lake(START, END, data_dir=data, run_id=run_id)
     for url in urls:
+        migrate.migrate(url)
         load.load_warehouse(START, END, data_dir=data, warehouse_url=url, run_id=run_id)
         checked = load.check(START, END, data_dir=data, warehouse_url=url)
         assert checked["problems"] == []
@@ -353,6 +354,7 @@ def test_a_hostile_site_night_succeeds_and_every_bad_page_has_a_row(tmp_path, pg
                      data_dir=str(tmp_path), warehouse_url=sqlite, run_id=runids.cli_run_id())
     assert result["check"]["problems"] == []
     # The same staged window into PostgreSQL: the loads and the check a night runs there.
+    migrate.migrate(pg_url)
     load.load_warehouse(site.START, site.END, data_dir=tmp_path, warehouse_url=pg_url,
                         run_id=result["run_id"])
     assert load.check(site.START, site.END, data_dir=tmp_path,
@@ -601,7 +603,7 @@ def test_migration_0003_keeps_quarantine_and_runs_rows(dialect, pg_url, tmp_path
             "items, rejected, duplicates, unchanged, inserted, updated, discovery_requests, "
             f"article_requests, known_skipped, requests, started_at, finished_at) VALUES ('r0', "
             f"'s', {when}, {when}, 1, 1, 0, 0, 0, 1, 0, 1, 1, 0, 2, {when}, {when})"))
-    warehouse.create_schema(eng)  # head
+    migrate.migrate(url)  # head
     with eng.connect() as conn:
         q = conn.execute(sa.text("SELECT url, url_hash, reason FROM quarantine")).all()
         runs = conn.execute(sa.text("SELECT run_id, inserted FROM runs")).all()

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from etl import cli, clusters, lake, load, transform, warehouse
+from etl import cli, clusters, lake, load, migrate, transform, warehouse
 from etl.load import CheckFailed
 from etl.neardup import NearDupIndex
 from spiders.run import window_dir
@@ -82,6 +82,7 @@ def night(data: Path, url: str, start: datetime, sources: list[str], run_id: str
     end = start + timedelta(days=1)
     transform.transform(start, end, sources=sources, data_dir=data, warehouse_url=url)
     figures = load.load_lake(start, end, data_dir=data, run_id=run_id)
+    migrate.migrate(url)
     load.load_warehouse(start, end, data_dir=data, warehouse_url=url, run_id=run_id)
     if checked:
         load.check(start, end, data_dir=data, warehouse_url=url)
