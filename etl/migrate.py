@@ -63,6 +63,10 @@ def migrate(url: str) -> dict[str, str | None]:
     and has nothing to do. A warehouse created before migrations existed is adopted (the baseline
     creates only what is missing). One call at a time per process: Alembic keeps its running
     context in module globals, and this runs only at a program's entry, never in threads."""
+    where = sa.make_url(url)
+    if where.get_backend_name() == "sqlite" and where.database not in (None, "", ":memory:"):
+        # the first touch of a fresh data dir: SQLite makes the file, not its folder
+        Path(where.database).parent.mkdir(parents=True, exist_ok=True)
     eng = warehouse.engine(url)
     try:
         with eng.begin() as conn:

@@ -14,17 +14,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse
 
 DAG_ID = "news_pipeline"
 
 
 def _figures(run_id: str | None) -> dict[str, Any]:
-    from etl import config, runreport  # pandas & co. only when a page is asked for
+    from etl import config, migrate, runreport  # pandas & co. only when a page is asked for
 
     data = config.data_dir()
-    return runreport.figures(config.warehouse_url(None, data), run_id=run_id)
+    try:
+        return runreport.figures(config.warehouse_url(None, data), run_id=run_id)
+    except migrate.SchemaNotCurrent as exc:  # deployed code ahead of its warehouse: say so
+        raise HTTPException(503, str(exc)) from exc
 
 
 def create_app() -> FastAPI:

@@ -280,9 +280,24 @@ def test_steps_only_check_the_version_and_change_no_schema(tmp_path):
 
 
 def test_nightdesk_migrate_is_the_deploy_step(tmp_path, capsys):
-    url = f"sqlite:///{tmp_path / 'w.db'}"
+    url = f"sqlite:///{tmp_path / 'new' / 'w.db'}"  # a data dir not made yet
     assert cli.main(["migrate", "--warehouse", url]) == 0
     assert capsys.readouterr().out == f"warehouse {url}: schema none -> {HEAD}\n"
     assert cli.main(["migrate", "--warehouse", url]) == 0
     assert capsys.readouterr().out == f"warehouse {url}: schema {HEAD} -> {HEAD}\n"
     assert version(url) == [HEAD]
+
+
+def test_the_report_and_the_view_on_an_empty_and_a_behind_warehouse(tmp_path, monkeypatch):
+    from fastapi import HTTPException
+
+    from etl import nightdesk_app, runreport
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    assert runreport.figures(url)["nights"] == []  # empty: no run yet, and no DDL run
+    assert sql(url, "SELECT name FROM sqlite_master") == []
+    _at(url, "0003")
+    monkeypatch.setenv("NIGHTDESK_WAREHOUSE_URL", url)
+    with pytest.raises(HTTPException) as behind:
+        nightdesk_app._figures(None)
+    assert behind.value.status_code == 503 and "is at 0003" in behind.value.detail
