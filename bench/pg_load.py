@@ -8,7 +8,7 @@
 One run, one synthetic batch, each measurement in its own fresh schema of the same database:
 
   load     etl.warehouse.upsert_articles in one transaction (eng.begin(), commit included) on an
-           empty warehouse made by create_schema: staging COPY, counts, merge, indexes, WAL;
+           empty warehouse made by etl.migrate.migrate: staging COPY, counts, merge, indexes, WAL;
   copy     the same rows COPY'd into a bare table with the same columns (CREATE TABLE AS ...
            WITH NO DATA: no key, no index), commit included. Both COPYs encode the frame with
            etl.pgcopy's encoder, so the ratio measures what the load adds to a plain COPY;
