@@ -11,14 +11,18 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from etl import config, warehouse
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+# Alembic is imported inside the functions: importing it takes about 0.4 s, and this module is
+# imported by every transform worker process, which never checks or migrates.
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,8 @@ class SchemaNotCurrent(RuntimeError):
 
 
 def _config() -> Config:
+    from alembic.config import Config
+
     # Built in code: no alembic.ini and no particular working directory needed at run time.
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -38,6 +44,8 @@ def _config() -> Config:
 
 @functools.cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config())
 
 
@@ -50,6 +58,8 @@ def head() -> str:
 
 def revision(conn: sa.Connection) -> str | None:
     """The warehouse's recorded revision; None when it has no alembic_version table."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -63,6 +73,8 @@ def migrate(url: str) -> dict[str, str | None]:
     and has nothing to do. A warehouse created before migrations existed is adopted (the baseline
     creates only what is missing). One call at a time per process: Alembic keeps its running
     context in module globals, and this runs only at a program's entry, never in threads."""
+    from alembic import command
+
     where = sa.make_url(url)
     if where.get_backend_name() == "sqlite" and where.database not in (None, "", ":memory:"):
         # the first touch of a fresh data dir: SQLite makes the file, not its folder

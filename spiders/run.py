@@ -25,7 +25,6 @@ from typing import Any
 from etl.config import utc as _utc
 from etl.config import window_label
 from etl.fsutil import replace_dir, sweep, work_dir
-from etl.migrate import check_schema
 from etl.schema import CRAWL_FIELDS
 from spiders.items import REJECT_FIELDS
 from spiders.sources import REPO_ROOT, Source, load_sources
@@ -104,12 +103,14 @@ def crawl(
                  else "local replica at 127.0.0.1")
     log.info("crawling %s (%s) for [%s, %s)", source, where, start.isoformat(), end.isoformat())
     known = None
-    # an empty warehouse (nothing loaded yet) knows nothing; one behind the code fails here
-    if warehouse_url and not refetch and check_schema(warehouse_url, empty_ok=True):
+    if warehouse_url and not refetch:
+        from etl.migrate import check_schema
         from etl.warehouse import export_known
 
-        known = work / "known.json"
-        export_known(warehouse_url, source, start, end, known)
+        # an empty warehouse (nothing loaded yet) knows nothing; one behind the code fails here
+        if check_schema(warehouse_url, empty_ok=True):
+            known = work / "known.json"
+            export_known(warehouse_url, source, start, end, known)
     _run_scrapy(src.spider, source, start, end, Path(sources_file), settings, work, known)
 
     partial = work / "stats.partial.json"
