@@ -114,9 +114,9 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
     run has loaded this window's same content already. Then the window's lake rows take the run
     ids the warehouse recorded (etl/runids.py)."""
     start, end = utc(start), utc(end)
-    partitions, quarantine, manifest = _staged(data_dir, start, end)
     eng = warehouse.engine(warehouse_url)
     migrate.check_schema(eng)
+    partitions, quarantine, manifest = _staged(data_dir, start, end)
     with eng.begin() as conn:
         done = _already_loaded(conn, run_id, start, end, partitions, manifest)
     if done is not None:  # a retry must change nothing, not even the run's figures

@@ -148,6 +148,37 @@ def test_a_night_after_the_replica_clock_fails_at_once(tmp_path):
     assert warehouse.checksum(f"sqlite:///{tmp_path / 'data' / 'warehouse.db'}")[0] == 0
 
 
+@pytest.mark.slow
+def test_a_task_on_a_warehouse_behind_the_code_fails_at_once_and_says_what_to_run(tmp_path):
+    """Only the migrate task changes the schema: load_warehouse alone (`airflow tasks test`) on
+    a warehouse at 0003 fails without retries, names both versions and leaves it at 0003."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from etl import migrate, warehouse
+
+    (tmp_path / "data").mkdir()
+    url = f"sqlite:///{tmp_path / 'data' / 'warehouse.db'}"
+    eng = warehouse.engine(url)
+    cfg = Config(str(REPO / "alembic.ini"))
+    cfg.attributes["configure_logger"] = False
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+    env = airflow_env(tmp_path, NIGHTDESK_TASK_RETRIES="2")
+    proc = subprocess.run([str(REPO / "bin" / "airflow"), "tasks", "test", "news_pipeline",
+                           "load_warehouse", "2022-02-01T02:00:00+00:00"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    log = proc.stdout + proc.stderr
+    assert (f"AirflowFailException: warehouse schema is at 0003, this code needs "
+            f"{migrate.head()}: run `nightdesk migrate`") in log
+    assert "new_state=failed" in log and "up_for_retry" not in log.lower()
+    with eng.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+    eng.dispose()
+
+
 def _free_port() -> int:
     import socket
 
