@@ -114,13 +114,9 @@ def check_schema(target: str | sa.Engine, *, empty_ok: bool = False) -> bool:
             eng.dispose()
     if found == head():
         return True
-    if found is None:
-        where = "has no schema version"
-    elif found not in {s.revision for s in _scripts().walk_revisions()}:
+    if found is not None and found not in {s.revision for s in _scripts().walk_revisions()}:
         raise SchemaNotCurrent(f"warehouse schema is at {found}, newer than this code knows "
                                f"({head()}): deploy the code that migrated it")
-    else:
-        where = f"is at {found}"
-    raise SchemaNotCurrent(
-        f"warehouse schema {where}, this code needs {head()}: run `nightdesk migrate` "
-        f"(the DAG's migrate task does it first)")
+    where = f"schema is at {found}" if found else "has no schema version"
+    raise SchemaNotCurrent(f"warehouse {where}, this code needs {head()}: run `nightdesk migrate` "
+                           f"(the DAG's migrate task does it first)")

@@ -240,8 +240,8 @@ def _at(url: str, rev: str) -> None:
 def test_check_schema_says_where_the_warehouse_is_and_what_to_run(url):
     with pytest.raises(migrate.SchemaNotCurrent) as empty:
         migrate.check_schema(url)
-    assert str(empty.value) == (f"warehouse schema has no schema version, this code needs {HEAD}: "
-                                "run `nightdesk migrate` (the DAG's migrate task does it first)")
+    assert str(empty.value) == (f"warehouse has no schema version, this code needs {HEAD}: run "
+                                "`nightdesk migrate` (the DAG's migrate task does it first)")
     assert migrate.check_schema(url, empty_ok=True) is False  # a reader finds nothing in it
     _at(url, "0003")
     for empty_ok in (False, True):  # behind is never read as empty
