@@ -211,6 +211,7 @@ def week(shared: Path, data: Path, nights: int) -> dict:
 def backfill(shared: Path, data: Path, n: int) -> dict:
     """N pages of one host, one interval, default politeness: timed."""
     from etl.load import check, load_lake, load_warehouse
+    from etl.migrate import migrate
     from etl.transform import transform
     from nightdesk.pipeline import crawl, run
 
@@ -235,6 +236,7 @@ def backfill(shared: Path, data: Path, n: int) -> dict:
             "/robots.txt": pubs.robots(base, ["/sitemap.xml"]),
             "/sitemap.xml": pubs.news_sitemap(base, entries)})
         sources = _sources(data / "sources.toml", base, polite=True)
+        migrate(wh_url)
         t0 = time.monotonic()
         figures = crawl("week", start, end, sources_file=sources, data_dir=data,
                         warehouse_url=wh_url)

@@ -265,6 +265,7 @@ class _StepPeaks:
 def child_etl(work: Path, phase: str, profile: str | None, top: int) -> None:
     from contracts.settings import Settings
     from etl.load import load_lake, load_warehouse
+    from etl.migrate import migrate
     from etl.transform import transform
 
     start, end = (START, END) if phase == "main" else (START, PRELOAD_END)
@@ -272,6 +273,7 @@ def child_etl(work: Path, phase: str, profile: str | None, top: int) -> None:
     from bench import synth
 
     sources = synth.source_names()
+    migrate(url)  # the deploy step, not timed
     settings = Settings.from_env()  # NIGHTDESK_CHUNK_ROWS / NIGHTDESK_WORKERS, as the DAG reads
     calls = (
         ("transform", lambda: transform(start, end, sources=sources, data_dir=data,

@@ -8,7 +8,7 @@
 One run, one synthetic batch, each measurement in its own fresh schema of the same database:
 
   load     etl.warehouse.upsert_articles in one transaction (eng.begin(), commit included) on an
-           empty warehouse made by create_schema: staging COPY, counts, merge, indexes, WAL;
+           empty warehouse made by etl.migrate.migrate: staging COPY, counts, merge, indexes, WAL;
   copy     the same rows COPY'd into a bare table with the same columns (CREATE TABLE AS ...
            WITH NO DATA: no key, no index), commit included. Both COPYs encode the rows with
            etl.dbvalues and etl.pgcopy's CSV, so the ratio measures what the load adds to a
@@ -44,7 +44,7 @@ if str(REPO) not in sys.path:  # `python bench/pg_load.py` works like `python -m
     sys.path.insert(0, str(REPO))
 
 from contracts.schema import FIELDS, batch_schema  # noqa: E402
-from etl import pgcopy, warehouse  # noqa: E402
+from etl import migrate, pgcopy, warehouse  # noqa: E402
 from etl.dbvalues import db_table  # noqa: E402
 
 PG_BASE = os.environ.get("NIGHTDESK_BENCH_PG",
@@ -168,9 +168,7 @@ def _timed(url: str, work: Callable[[sa.Connection], object]) -> tuple[float, ob
 
 
 def _fresh_warehouse(url: str) -> None:
-    eng = warehouse.engine(url)
-    warehouse.create_schema(eng)
-    eng.dispose()
+    migrate.migrate(url)
 
 
 def measure_load(batch: pa.Table) -> dict[str, float]:

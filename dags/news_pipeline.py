@@ -2,7 +2,9 @@
 
 Wiring only. Each task calls one step of the entry-point layer (nightdesk/pipeline.py) with
 explicit arguments, the steps `nightdesk run` calls, and imports it inside the task: parsing this
-file imports no pandas, pyarrow or Scrapy and touches no file or network.
+file imports no pandas, pyarrow or Scrapy and touches no file or network. `migrate` runs first and
+is the only task that changes the warehouse schema; the others check its version and fail at once
+when it is not this code's (etl/migrate.py).
 
 Settings (contracts/settings.py) come from the environment, read once per task at run time:
 NIGHTDESK_SOURCES (sources TOML, default sources/demo.toml), NIGHTDESK_DATA_DIR (default ./data),
@@ -12,9 +14,11 @@ read when the file is parsed, as Airflow needs it then.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Asset, CronDataIntervalTimetable, dag, get_current_context, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, chain, dag, get_current_context, task
 
 from contracts.settings import Settings
 
@@ -39,6 +43,19 @@ def _paths() -> dict[str, str]:
     }
 
 
+@contextmanager
+def _no_retry_when_schema_is_not_current() -> Iterator[None]:
+    """A warehouse behind the code stays behind whatever is retried: fail the task at once."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from nightdesk.pipeline import SchemaNotCurrent
+
+    try:
+        yield
+    except SchemaNotCurrent as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
 @dag(
     dag_id="news_pipeline",
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
@@ -57,6 +74,12 @@ def _paths() -> dict[str, str]:
 )
 def news_pipeline():
     @task
+    def migrate() -> dict:
+        from nightdesk.pipeline import migrate as migrate_warehouse
+
+        return migrate_warehouse(_paths()["warehouse_url"])
+
+    @task
     def list_sources() -> list[str]:
         from nightdesk.pipeline import source_names
 
@@ -74,20 +97,22 @@ def news_pipeline():
         p = _paths()
         w = _window()
         try:
-            return crawl_source(source, w["start"], w["end"], sources_file=p["sources_file"],
-                                data_dir=p["data_dir"], warehouse_url=p["warehouse_url"])
+            with _no_retry_when_schema_is_not_current():
+                return crawl_source(source, w["start"], w["end"], sources_file=p["sources_file"],
+                                    data_dir=p["data_dir"], warehouse_url=p["warehouse_url"])
         except NothingToCrawl as exc:  # fail at once: no retry can change the window
             raise AirflowFailException(str(exc)) from exc
 
     @task
-    def transform(sources: list[str], _crawls: list[dict]) -> dict:
+    def transform(sources: list[str]) -> dict:
         from nightdesk.pipeline import transform as transform_window
 
         w = _window()
-        return transform_window(w["start"], w["end"], list(sources), Settings.from_env())
+        with _no_retry_when_schema_is_not_current():
+            return transform_window(w["start"], w["end"], list(sources), Settings.from_env())
 
     @task(outlets=[LAKE])
-    def load_lake(_staged: dict) -> dict:
+    def load_lake() -> dict:
         from nightdesk.pipeline import load_lake as load
 
         w = _window()
@@ -97,19 +122,20 @@ def news_pipeline():
         return counts
 
     @task(outlets=[WAREHOUSE])
-    def load_warehouse(_lake: dict) -> dict:
+    def load_warehouse() -> dict:
         from nightdesk.pipeline import load_warehouse as load
 
         p = _paths()
         w = _window()
         ctx = get_current_context()
-        figures = load(w["start"], w["end"], data_dir=p["data_dir"],
-                       warehouse_url=p["warehouse_url"], run_id=ctx["run_id"])
+        with _no_retry_when_schema_is_not_current():
+            figures = load(w["start"], w["end"], data_dir=p["data_dir"],
+                           warehouse_url=p["warehouse_url"], run_id=ctx["run_id"])
         ctx["outlet_events"][WAREHOUSE].extra = {"window": w, "sources": figures}
         return figures
 
     @task
-    def check(_loaded: dict) -> dict:
+    def check() -> dict:
         from nightdesk.pipeline import check as check_window
 
         p = _paths()
@@ -118,9 +144,10 @@ def news_pipeline():
                             warehouse_url=p["warehouse_url"],
                             run_id=get_current_context()["run_id"])
 
+    # Order by dependencies, not by passing results a task does not read.
     sources = list_sources()
     crawled = crawl.expand(source=sources)
-    check(load_warehouse(load_lake(transform(sources, crawled))))
+    chain(migrate(), sources, crawled, transform(sources), load_lake(), load_warehouse(), check())
 
 
 news_pipeline()

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from contracts.dates import utc
 from contracts.layout import staging_dir, window_label
 from contracts.settings import Settings
-from etl import clusters, health, lake, runids, verify, warehouse
+from etl import clusters, health, lake, migrate, runids, verify, warehouse
 from etl.clean import clean_quarantine
 from etl.transform import staged_partitions
 
@@ -119,9 +119,9 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
     run has loaded this window's same content already. Then the window's lake rows take the run
     ids the warehouse recorded (etl/runids.py)."""
     start, end = utc(start), utc(end)
-    partitions, quarantine, manifest = _staged(data_dir, start, end)
     eng = warehouse.engine(warehouse_url)
-    warehouse.create_schema(eng)
+    migrate.check_schema(eng)
+    partitions, quarantine, manifest = _staged(data_dir, start, end)
     with eng.begin() as conn:
         done = _already_loaded(conn, run_id, start, end, partitions, manifest)
     if done is not None:  # a retry must change nothing, not even the run's figures

@@ -393,7 +393,6 @@ def _lsh_pairs(indexed: np.ndarray, live: np.ndarray, probes: np.ndarray,
 
 
 _FORMAT = "nightdesk-neardup-2"
-_FORMAT_V1 = "nightdesk-neardup-1"  # 32-bit signatures as fixed_size_list: read and converted
 _ROW_GROUP = 1 << 16  # rows per Parquet row group: reading copies one group at a time
 _PARAMS = ("num_perm", "bands", "shingle", "seed", "lead_bands", "max_bucket")
 # Hashes do not compress: only the id and date columns are worth zstd.
@@ -658,16 +657,11 @@ class NearDupIndex:
 
     # -- persistence ---------------------------------------------------------------------------
 
-    # -- persistence ---------------------------------------------------------------------------
-
     def _canary_sketch(self) -> np.ndarray:
         s = self.sketch([_CANARY])
         return np.concatenate([s.sigs.ravel(), s.lead.ravel(), s.tail.ravel()])
 
-    def _same_hashing(self, canary: str, fmt: str) -> bool:
-        if fmt == _FORMAT_V1:  # 32-bit slots: their top 16 bits are this version's slots
-            old = np.frombuffer(bytes.fromhex(canary), "<u4") >> 16
-            return np.array_equal(old.astype(SIG_DTYPE), self._canary_sketch())
+    def _same_hashing(self, canary: str) -> bool:
         return canary == self._canary_sketch().tobytes().hex()
 
     def digest(self) -> str:
@@ -731,10 +725,10 @@ class NearDupIndex:
         source = pq.ParquetFile(path, page_checksum_verification=True)
         meta = _footer_meta(source.metadata)
         fmt = meta.get("format")
-        if fmt not in (_FORMAT, _FORMAT_V1):
+        if fmt != _FORMAT:
             raise ValueError(f"{path} is not a near-duplicate index ({fmt!r})")
         index = cls(**{k: int(meta[k]) for k in _PARAMS})
-        if not index._same_hashing(meta["canary"], fmt):
+        if not index._same_hashing(meta["canary"]):
             raise ValueError(f"{path} was built with other hashing; rebuild it from the lake")
         rows = int(meta["rows"]) - first_row
         index.reserve(rows + spare)
@@ -766,19 +760,12 @@ class NearDupIndex:
 
 
 def _sketch_rows(column: object) -> np.ndarray:
-    """uint16 [rows, width] from a sketch column: fixed_size_binary (this format, read in place)
-    or a fixed_size_list of 32-bit slots (format 1, shifted to 16 bits)."""
-    import pyarrow as pa
-
+    """uint16 [rows, width] from a fixed_size_binary sketch column, read in place."""
     parts = []
     for chunk in column.chunks:  # type: ignore[attr-defined]
-        if pa.types.is_fixed_size_binary(chunk.type):
-            width = chunk.type.byte_width // np.dtype(SIG_DTYPE).itemsize
-            flat = np.frombuffer(chunk.buffers()[1], SIG_DTYPE, count=len(chunk) * width,
-                                 offset=chunk.offset * chunk.type.byte_width)
-        else:
-            width = chunk.type.list_size
-            flat = (chunk.flatten().to_numpy() >> 16).astype(SIG_DTYPE)
+        width = chunk.type.byte_width // np.dtype(SIG_DTYPE).itemsize
+        flat = np.frombuffer(chunk.buffers()[1], SIG_DTYPE, count=len(chunk) * width,
+                             offset=chunk.offset * chunk.type.byte_width)
         parts.append(flat.reshape(len(chunk), width))
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse
 
 DAG_ID = "news_pipeline"
@@ -23,9 +23,12 @@ DAG_ID = "news_pipeline"
 
 def _figures(run_id: str | None) -> dict[str, Any]:
     from contracts.settings import Settings
-    from etl import runreport  # pandas & co. only when a page is asked for
+    from etl import migrate, runreport  # pandas & co. only when a page is asked for
 
-    return runreport.figures(Settings.from_env().warehouse, run_id=run_id)
+    try:
+        return runreport.figures(Settings.from_env().warehouse, run_id=run_id)
+    except migrate.SchemaNotCurrent as exc:  # deployed code ahead of its warehouse: say so
+        raise HTTPException(503, str(exc)) from exc
 
 
 def create_app() -> FastAPI:

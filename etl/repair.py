@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from contracts.schema import arrow_schema
-from etl import clusters, lake, verify, warehouse
+from etl import clusters, lake, migrate, verify, warehouse
 
 ORDER = (verify.LAKE_PARTITION, verify.WAREHOUSE, verify.LAKE_FILE, verify.INDEX, verify.RAW)
 
@@ -94,7 +94,7 @@ def copy_to_warehouse(path: Path, ids: Iterable[str], warehouse_url: str) -> str
     schema = pa.schema([f.with_nullable(True) for f in arrow_schema()])
     records = table.select(schema.names).cast(schema).to_pylist()
     eng = warehouse.engine(warehouse_url)
-    warehouse.create_schema(eng)
+    migrate.check_schema(eng)  # `nightdesk repair` migrated at its entry
     with eng.begin() as conn:
         for chunk in range(0, len(good), 500):
             conn.execute(sa.delete(warehouse.articles).where(

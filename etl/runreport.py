@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from etl import health, warehouse
+from etl import health, migrate, warehouse
 
 NIGHTS = 365
 _COUNTS = ("inserted", "updated", "unchanged", "known_skipped", "pages_fetched", "items",
@@ -71,15 +71,17 @@ def figures(warehouse_url: str, *, run_id: str | None = None, nights: int = NIGH
     """The report's data: the run `run_id` (default: the latest) and up to `nights` nights per
     source ending at the newest night in the warehouse."""
     eng = warehouse.engine(warehouse_url)
-    warehouse.create_schema(eng)
     r = warehouse.runs
-    with eng.connect() as conn:
-        if run_id is None:
-            run_id = conn.execute(sa.select(r.c.run_id).order_by(r.c.finished_at.desc())
-                                  .limit(1)).scalar()
-        rows = conn.execute(sa.select(r).where(r.c.run_id == run_id).order_by(r.c.source)
-                            ).mappings().all() if run_id else []
-        history = health.nights(conn, limit=nights)
+    rows: Sequence[Mapping[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    if migrate.check_schema(eng, empty_ok=True):  # an empty warehouse has no run yet
+        with eng.connect() as conn:
+            if run_id is None:
+                run_id = conn.execute(sa.select(r.c.run_id).order_by(r.c.finished_at.desc())
+                                      .limit(1)).scalar()
+            rows = conn.execute(sa.select(r).where(r.c.run_id == run_id).order_by(r.c.source)
+                                ).mappings().all() if run_id else []
+            history = health.nights(conn, limit=nights)
     eng.dispose()
     run = None
     if rows:

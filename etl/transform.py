@@ -40,7 +40,7 @@ from contracts.fsutil import release, replace_dir, sweep, work_dir
 from contracts.layout import staging_dir, window_dir, window_label
 from contracts.schema import CRAWL_FIELDS, EARLIEST, FUTURE_SLACK, LIST_FIELDS, batch_schema
 from contracts.settings import DEFAULT_CHUNK_ROWS, Settings
-from etl import clusters, dedupe, warehouse
+from etl import clusters, dedupe, migrate, warehouse
 from etl.clean import clean, clean_fetched, clean_quarantine
 from etl.lake import write_atomic
 from etl.validate import split_valid
@@ -287,7 +287,8 @@ def _quarantine_rows(invalid: pd.DataFrame, raw: pd.DataFrame) -> list[dict[str,
 def _existing(keys: pd.DataFrame, warehouse_url: str) -> pd.DataFrame:
     """Stored articles sharing a URL key or content hash with the batch."""
     eng = warehouse.engine(warehouse_url)
-    warehouse.create_schema(eng)
+    if not migrate.check_schema(eng, empty_ok=True):  # nothing loaded yet: nothing to look up
+        keys = keys.iloc[:0]
     with eng.connect() as conn:
         found = pd.concat([warehouse.lookup(conn, "url_key", keys["url_key"].tolist()),
                            warehouse.lookup(conn, "content_hash", keys["content_hash"].tolist())],

@@ -9,7 +9,6 @@ the runs row, so a crash leaves the previous state and a retry or rerun changes 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -163,39 +162,6 @@ def engine(url: str) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return eng
-
-
-_MIGRATING = threading.Lock()
-
-
-def create_schema(eng: sa.Engine) -> None:
-    """Bring the warehouse to the newest schema: ``alembic upgrade head`` with migrations/.
-
-    Called at the start of every load, so it must be cheap when there is nothing to do, safe when
-    two runs call it together (migrations/env.py takes a PostgreSQL advisory lock; SQLite
-    transactions begin IMMEDIATE, see engine()) and must adopt a warehouse created before
-    migrations existed (the baseline revision creates only what is missing). One transaction:
-    a failed migration leaves the previous schema. A residual "already exists" race (an engine
-    not made by engine(), say) is retried: the next attempt sees the winner's tables."""
-    from alembic import command
-    from alembic.config import Config
-
-    # Built in code: no alembic.ini and no particular working directory needed at run time.
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).resolve().parents[1] / "migrations"))
-    for attempt in range(3):
-        try:
-            # Alembic keeps its running context in module globals: threads of one process
-            # take turns (processes are serialised by the database, above).
-            with _MIGRATING, eng.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-            return
-        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
-            if "already exists" not in str(exc).lower() and "duplicate" not in str(exc).lower():
-                raise
-            if attempt == 2:
-                raise
 
 
 def _insert(eng: sa.Engine, table: sa.Table):
@@ -407,7 +373,6 @@ def export_known(url: str, source: str, start: datetime, end: datetime, path: Pa
     import json
 
     eng = engine(url)
-    create_schema(eng)
     cs, a = crawl_state, articles
     near = sa.and_(a.c.published_at >= start - timedelta(days=2),
                    a.c.published_at < end + timedelta(days=2))

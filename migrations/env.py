@@ -2,7 +2,7 @@
 
 Where the database comes from, first match wins:
   1. ``config.attributes["connection"]``: a SQLAlchemy Connection of the caller
-     (``etl.warehouse.create_schema`` passes one inside its own transaction; the caller commits);
+     (``etl.migrate.migrate`` passes one inside its own transaction; the caller commits);
   2. ``config.attributes["url"]``;
   3. the environment variable NIGHTDESK_WAREHOUSE_URL;
   4. ``sqlalchemy.url`` of the ini file (alembic.ini leaves it unset);

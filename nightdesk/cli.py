@@ -113,11 +113,13 @@ def add_run(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_check_data(args: argparse.Namespace) -> int:
     """`verify` and `repair` (etl/verify.py, etl/repair.py)."""
     from etl import repair, verify
+    from etl.migrate import migrate
     from nightdesk.pipeline import recrawl
 
     settings = args.settings.replace(data_dir=args.data_dir, warehouse_url=args.warehouse,
                                      sources_file=getattr(args, "sources", None))
     data, url = settings.data_dir, settings.warehouse
+    migrate(url)  # a fresh or behind warehouse, so both read the schema this code knows
     if args.command == "verify":
         return verify.main(data, url)
     return repair.main(data, url, partial(recrawl, settings=settings), args.paths)
@@ -134,6 +136,23 @@ def add_verify(sub: Any, common: argparse.ArgumentParser) -> None:
         q.set_defaults(func=cmd_check_data)
     r.add_argument("--sources", default=None, help="sources TOML, to crawl a raw window again")
     r.add_argument("paths", nargs="*", help="only the problems of these files")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from etl.migrate import migrate
+
+    url = args.settings.replace(data_dir=args.data_dir, warehouse_url=args.warehouse).warehouse
+    done = migrate(url)
+    print(f"warehouse {masked(url)}: schema {done['from'] or 'none'} -> {done['to']}")
+    return 0
+
+
+def add_migrate(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("migrate", parents=[common],
+                       help="bring the warehouse schema to this code's version (deploy step)")
+    p.add_argument("--data-dir", default=None, help="outputs (default ./data)")
+    p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default SQLite in data)")
+    p.set_defaults(func=cmd_migrate)
 
 
 def _say(prog: str, kind: str, message: str) -> None:
@@ -189,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run(sub, common)
     add_verify(sub, common)
+    add_migrate(sub, common)
     trysite.add_parser(sub, common)
     query.add_parser(sub, common)
     report_cli.add_parsers(sub, common)

@@ -15,12 +15,16 @@ from contracts.settings import Settings
 
 # Scrapy, pandas & co. are imported by the step that needs them, not by `nightdesk --help`.
 def __getattr__(name: str) -> Any:
-    """The ETL's load steps and the crawl's NothingToCrawl (the DAG fails such a crawl at
-    once), as this layer's names."""
+    """The ETL's load steps, the schema step (migrate, SchemaNotCurrent) and the crawl's
+    NothingToCrawl (the DAG fails such a crawl at once), as this layer's names."""
     if name in ("load_lake", "load_warehouse", "check"):
         from etl import load
 
         return getattr(load, name)
+    if name in ("migrate", "SchemaNotCurrent"):
+        from etl import migrate
+
+        return getattr(migrate, name)
     if name == "NothingToCrawl":
         from spiders.run import NothingToCrawl
 
@@ -53,10 +57,15 @@ def crawl(source: str, start: str | datetime, end: str | datetime, *,
     if not warehouse_url or refetch:
         return crawl_window(source, start, end, sources_file=settings.sources_file,
                             data_dir=settings.data_dir, settings=settings)
+    from etl.migrate import check_schema
     from etl.warehouse import export_known
 
-    def memory(path: Path) -> None:
+    def memory(path: Path) -> bool:
+        # an empty warehouse (nothing loaded yet) knows nothing; one behind the code fails here
+        if not check_schema(warehouse_url, empty_ok=True):
+            return False
         export_known(warehouse_url, source, utc(start), utc(end), path)
+        return True
 
     return crawl_window(source, start, end, sources_file=settings.sources_file,
                         data_dir=settings.data_dir, export_known=memory, settings=settings)
@@ -76,9 +85,11 @@ def run(start: str, end: str, *, sources_file: str | Path, data_dir: str | Path,
         refetch: bool = False, settings: Settings | None = None) -> dict:
     """Crawl every configured source for [start, end), then transform, load and check."""
     from etl.load import check, load_lake, load_warehouse
+    from etl.migrate import migrate
     from spiders.sources import load_sources
 
     settings = settings_for(sources_file, data_dir, warehouse_url, settings)
+    migrate(warehouse_url)  # a fresh or behind warehouse; the steps below only check
     names = only or list(load_sources(sources_file))
     crawls = [crawl(n, start, end, sources_file=sources_file, data_dir=data_dir,
                     warehouse_url=warehouse_url, refetch=refetch, settings=settings)

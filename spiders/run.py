@@ -49,16 +49,16 @@ def crawl(
     *,
     sources_file: str | Path,
     data_dir: str | Path,
-    export_known: Callable[[Path], object] | None = None,
+    export_known: Callable[[Path], bool] | None = None,
     settings: Settings | None = None,
     max_failed_share: float = 0.2,
 ) -> dict[str, Any]:
     """Crawl `source` for [start, end); return the crawl's figures; raise CrawlError on failure.
 
     `export_known(path)` writes what earlier runs fetched (the crawl memory, JSON, exported from
-    the warehouse by the caller) into the crawl's folder: not fetched again unless the site
-    signals a change. `settings`: contact, allowed addresses and
-    the replica's handler; this starts a Scrapy process, so without them it reads
+    the warehouse by the caller) into the crawl's folder, or returns False when there is none
+    yet: not fetched again unless the site signals a change. `settings`: contact, allowed
+    addresses and the replica's handler; this starts a Scrapy process, so without them it reads
     Settings.from_env() once, as every entry point does.
     """
     settings = settings or Settings.from_env()
@@ -106,9 +106,8 @@ def crawl(
                  else "local replica at 127.0.0.1")
     log.info("crawling %s (%s) for [%s, %s)", source, where, start.isoformat(), end.isoformat())
     known = None
-    if export_known is not None:
+    if export_known is not None and export_known(work / "known.json"):
         known = work / "known.json"
-        export_known(known)
     _run_scrapy(src.spider, source, start, end, Path(sources_file), scrapy, work, known)
 
     partial = work / "stats.partial.json"

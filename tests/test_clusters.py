@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from contracts.layout import window_dir
-from etl import clusters, load, transform, warehouse
+from etl import clusters, load, migrate, transform, warehouse
 from etl.neardup import NearDupIndex
 from tests.test_etl import raw_article
 
@@ -68,6 +68,7 @@ def run(data: Path, url: str, start: datetime, sources: list[str], run_id: str) 
     end = start + timedelta(days=1)
     summary = transform.transform(start, end, sources=sources, data_dir=data, warehouse_url=url)
     load.load_lake(start, end, data_dir=data, run_id=run_id)
+    migrate.migrate(url)
     load.load_warehouse(start, end, data_dir=data, warehouse_url=url, run_id=run_id)
     return summary
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from etl import load, transform
+from etl import load, migrate, transform
 from etl.neardup import NearDupIndex
 from tests.conftest import REPO
 from tests.test_verify import DAY1, DAY2, body, land, night, snapshot, story
@@ -70,6 +70,7 @@ def test_both_transforms_before_either_load(tmp_path, serial):
                             warehouse_url=url)
     for day, (run_id, _) in WINDOWS.items():
         load.load_lake(day, day + timedelta(days=1), data_dir=tmp_path, run_id=run_id)
+    migrate.migrate(url)
     for day, (run_id, _) in reversed(WINDOWS.items()):
         load.load_warehouse(day, day + timedelta(days=1), data_dir=tmp_path, warehouse_url=url,
                             run_id=run_id)
@@ -83,8 +84,10 @@ from pathlib import Path
 from datetime import datetime, timedelta
 from etl.transform import transform
 from etl.load import load_lake, load_warehouse, check
+from etl.migrate import migrate
 day, data, url, run_id, source, me, other = sys.argv[1:]
 s = datetime.fromisoformat(day); e = s + timedelta(days=1)
+migrate(url)  # both at once, as two `nightdesk run`s would
 transform(s, e, sources=[source], data_dir=data, warehouse_url=url)
 Path(me).touch()
 while not Path(other).exists():  # both transforms read the index before either load

@@ -1,6 +1,12 @@
 """Crash safety and concurrency: kill -9 in the middle of a crawl, a Parquet write and a warehouse
 load, then rerun; concurrent runs; retries after a commit. Each test prints row counts and
-checksums before and after."""
+checksums before and after.
+
+A kill lands mid-step by construction, not by timing: the step pauses at the n-th call of a function
+it uses (a Parquet writer's write_table, os.replace, the SQL statement recording the run, the
+alignment of the lake's run ids) and writes a marker; the test then sends SIGKILL and checks the
+step had not ended and died of that signal. When the code no longer makes such a call, the test
+fails saying the step ended before its kill point: choose another."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow.dataset as ds
 import pytest
@@ -49,14 +56,50 @@ def synthetic_window(data: Path, n: int, source: str = "moscowtimes") -> None:
     (folder / "stats.json").write_text(json.dumps({"start_time": "2022-02-01T00:00:00+00:00"}))
 
 
-def step(code: str, data: Path, url: str, run_id: str = "r1") -> subprocess.Popen:
-    """One pipeline step in its own process, so it can be killed with SIGKILL."""
+class Pause(NamedTuple):
+    """The n-th call of `owner`'s function `name` (`owner`: "module" or "module:Class") whose
+    first argument's text contains `match`."""
+
+    owner: str
+    name: str
+    nth: int = 1
+    match: str = ""
+
+
+def step(code: str, data: Path, url: str, run_id: str = "r1",
+         pause: tuple[Pause, Path] | None = None) -> subprocess.Popen:
+    """One pipeline step in its own process, so it can be killed with SIGKILL. With `pause`
+    (where, marker): that call writes the marker and blocks, for kill_paused(); the step writes
+    marker.end if it gets to its end."""
     prelude = (f"from etl.transform import transform; from etl.load import load_lake, "
-               f"load_warehouse, check; s={START.isoformat()!r}; e={END.isoformat()!r}; "
-               f"d={str(data)!r}; u={url!r}; r={run_id!r}\n")
+               f"load_warehouse, check; from etl.migrate import migrate; "
+               f"s={START.isoformat()!r}; e={END.isoformat()!r}; "
+               f"d={str(data)!r}; u={url!r}; r={run_id!r}; migrate(u)\n")
+    if pause:
+        where, marker = pause
+        prelude += PAUSE.format(**where._asdict(), marker=str(marker))
+        code += f"\nopen({str(marker) + '.end'!r}, 'w').close()"
     return subprocess.Popen([sys.executable, "-c", prelude + code], cwd=REPO,
                             env=dict(os.environ, PYTHONPATH=str(REPO)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+PAUSE = """
+import importlib, time
+_path, _, _attr = {owner!r}.partition(":")
+_owner = importlib.import_module(_path)
+_owner = getattr(_owner, _attr) if _attr else _owner
+_real, _calls = getattr(_owner, {name!r}), [0]
+def _paused(*args, **kwargs):
+    first = args[1] if isinstance(_owner, type) else (args[0] if args else None)
+    hit = not {match!r} or {match!r} in str(first)
+    _calls[0] += hit
+    if hit and _calls[0] == {nth}:
+        open({marker!r}, "w").close()
+        time.sleep(600)  # the test kills this process here
+    return _real(*args, **kwargs)
+setattr(_owner, {name!r}, _paused)
+"""
 
 
 def finish(proc: subprocess.Popen) -> None:
@@ -64,22 +107,30 @@ def finish(proc: subprocess.Popen) -> None:
     assert proc.returncode == 0, err[-3000:]
 
 
-def kill_after(proc: subprocess.Popen, seconds: float) -> bool:
-    """SIGKILL the step after `seconds`; False when it had already finished."""
-    try:
-        proc.wait(timeout=seconds)
-        return False
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        return True
+def kill_paused(proc: subprocess.Popen, marker: Path, timeout: float = 300) -> None:
+    """SIGKILL the step once it has paused at its marker, and check it died mid-step: it was
+    still running, had not ended, and died of SIGKILL."""
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        if proc.poll() is not None:
+            _out, err = proc.communicate()
+            pytest.fail(f"the step ended ({proc.returncode}) before its kill point: {err[-2000:]}")
+        assert time.monotonic() < deadline, "the step never reached its kill point"
+        time.sleep(0.02)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert not Path(f"{marker}.end").exists()
 
 
 def state(data: Path, url: str) -> dict:
     files = sorted(p.relative_to(data) for p in (data / "lake").rglob("*") if p.is_file())
     visible = [p for p in files if not any(part.startswith(".") for part in p.parts)]
-    # every visible file must be a complete Parquet file (the dataset reads them all)
-    lake_rows = lake.checksum(data)
+    # every visible file must be a complete Parquet file (the dataset reads them all); a kill
+    # inside the first file's write leaves no visible file, which lake.checksum cannot project
+    has_rows = any(p.suffix == ".parquet" and p.parts[:2] == ("lake", "articles") for p in visible)
+    lake_rows = lake.checksum(data) if has_rows else (0, "no lake file")
     try:
         wh = warehouse.checksum(url)
     except sa.exc.OperationalError:
@@ -102,13 +153,20 @@ def reference(tmp_path_factory):
     return state(data, url)
 
 
-@pytest.mark.parametrize("delay", [0.5, 1.5, 3.0])
-def test_kill_during_parquet_write_then_rerun(tmp_path, reference, delay):
+# The lake load of the synthetic window writes 33 partition files (one write_table and one
+# os.replace each): killed inside the first and the 20th file's write, and between the 25th file's
+# write and its rename.
+@pytest.mark.parametrize("pause", [Pause("pyarrow.parquet:ParquetWriter", "write_table", 1),
+                                   Pause("pyarrow.parquet:ParquetWriter", "write_table", 20),
+                                   Pause("os", "replace", 25)], ids=lambda p: f"{p.name}{p.nth}")
+def test_kill_during_parquet_write_then_rerun(tmp_path, reference, pause):
     url = f"sqlite:///{tmp_path / 'w.db'}"
     synthetic_window(tmp_path, 6000)
     finish(step("transform(s, e, sources=['moscowtimes'], data_dir=d, warehouse_url=u)",
                 tmp_path, url))
-    killed = kill_after(step("load_lake(s, e, data_dir=d, run_id=r)", tmp_path, url), delay)
+    marker = tmp_path / "paused"
+    kill_paused(step("load_lake(s, e, data_dir=d, run_id=r)", tmp_path, url,
+                     pause=(pause, marker)), marker)
     during = state(tmp_path, url)  # readable: no partial file is visible to a reader
     if (tmp_path / "lake" / "articles").exists():
         ds.dataset(tmp_path / "lake" / "articles", format="parquet",
@@ -117,26 +175,38 @@ def test_kill_during_parquet_write_then_rerun(tmp_path, reference, delay):
                 "load_warehouse(s, e, data_dir=d, warehouse_url=u, run_id=r); "
                 "check(s, e, data_dir=d, warehouse_url=u)", tmp_path, url))
     after = state(tmp_path, url)
-    print(f"killed={killed} during={during['lake']} after={after['lake']}")
+    print(f"killed at {pause}: during={during['lake']} after={after['lake']}")
+    assert 0 < during["lake"][0] < reference["lake"][0] or pause.nth == 1  # some partitions in
     assert after["lake"] == reference["lake"] and after["warehouse"] == reference["warehouse"]
     assert after["hidden_files"] == []
 
 
-@pytest.mark.parametrize("delay", [0.3, 1.0])
-def test_kill_during_warehouse_load_then_rerun(tmp_path, reference, delay):
+# Inside the load's one transaction (its articles written, the runs row being recorded): nothing
+# committed. After its commit, while the lake's rows take the run ids: all of it.
+WAREHOUSE_KILLS = {
+    "before_commit": (Pause("sqlalchemy.engine:Connection", "execute", match="INSERT INTO runs"),
+                      0),
+    "after_commit": (Pause("etl.runids", "align_lake"), 6000),
+}
+
+
+@pytest.mark.parametrize("where", sorted(WAREHOUSE_KILLS))
+def test_kill_during_warehouse_load_then_rerun(tmp_path, reference, where):
+    pause, rows = WAREHOUSE_KILLS[where]
     url = f"sqlite:///{tmp_path / 'w.db'}"
     synthetic_window(tmp_path, 6000)
     finish(step("transform(s, e, sources=['moscowtimes'], data_dir=d, warehouse_url=u); "
                 "load_lake(s, e, data_dir=d, run_id=r)", tmp_path, url))
-    killed = kill_after(step("load_warehouse(s, e, data_dir=d, warehouse_url=u, run_id=r)",
-                             tmp_path, url), delay)
+    marker = tmp_path / "paused"
+    kill_paused(step("load_warehouse(s, e, data_dir=d, warehouse_url=u, run_id=r)", tmp_path, url,
+                     pause=(pause, marker)), marker)
     during = state(tmp_path, url)
     # one transaction: after a kill the warehouse holds all of the load or none of it
-    assert during["warehouse"][0] in (0, reference["warehouse"][0])
+    assert during["warehouse"][0] == rows
     finish(step("load_warehouse(s, e, data_dir=d, warehouse_url=u, run_id=r); "
                 "check(s, e, data_dir=d, warehouse_url=u)", tmp_path, url))
     after = state(tmp_path, url)
-    print(f"killed={killed} during={during['warehouse']} after={after['warehouse']}")
+    print(f"killed {where}: during={during['warehouse']} after={after['warehouse']}")
     assert after["warehouse"] == reference["warehouse"]
 
 
@@ -163,7 +233,8 @@ def _cli(data: Path, sources: Path, day: str, run_id: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "nightdesk.cli", "run", "--day", day,
                              "--sources", str(sources), "--data-dir", str(data),
                              "--run-id", run_id],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own process group: see the crawl kill
 
 
 def test_kill_during_crawl_then_rerun(tmp_path, sources_file):
@@ -171,9 +242,15 @@ def test_kill_during_crawl_then_rerun(tmp_path, sources_file):
     proc = _cli(tmp_path, sources_file, "2022-01-31", "killed")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list((tmp_path / "raw").rglob("crawl.log")):
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # The crawl has begun (Scrapy writes its log) and not ended (stats.json is written last):
+    # SIGKILL to the CLI and its Scrapy child at once, as a machine's crash would stop both.
+    assert list((tmp_path / "raw").rglob("crawl.log"))
+    assert proc.poll() is None and not list((tmp_path / "raw").rglob("stats.json"))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
     state(tmp_path, url)
     assert not list((tmp_path / "raw").rglob("stats.json"))  # the window is not complete
     assert not (tmp_path / "lake" / "articles").exists()

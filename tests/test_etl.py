@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from contracts.layout import window_dir
 from contracts.schema import CRAWL_FIELDS
-from etl import dedupe, lake, load, transform, warehouse
+from etl import dedupe, lake, load, migrate, transform, warehouse
 from etl.clean import clean, clean_body
 from etl.load import CheckFailed
 from etl.transform import MissingCrawl
@@ -136,6 +136,7 @@ def staged_quarantine(data: Path) -> pd.DataFrame:
 
 
 def load_wh(data: Path, url: str, run_id: str) -> dict[str, Any]:
+    migrate.migrate(url)
     return load.load_warehouse(START, END, data_dir=data, warehouse_url=url, run_id=run_id)
 
 
@@ -554,8 +555,8 @@ def test_failed_atomic_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, mon
 # -- warehouse -----------------------------------------------------------------------------------
 
 def test_upsert_articles_counts_and_keeps_first_run(wh_url):
+    migrate.migrate(wh_url)
     eng = warehouse.engine(wh_url)
-    warehouse.create_schema(eng)
     with eng.begin() as conn:
         first = warehouse.upsert_articles(
             conn, arrow(cleaned(raw_article(article_id="moscowtimes:1"),

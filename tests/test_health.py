@@ -53,11 +53,11 @@ def test_an_idempotent_rerun_is_healthy_and_a_half_median_is_the_limit():
 
 
 def test_a_rerun_that_loads_nothing_keeps_the_nights_coverage(tmp_path: Path):
-    from etl import warehouse
+    from etl import migrate, warehouse
 
     url = f"sqlite:///{tmp_path / 'wh.db'}"
+    migrate.migrate(url)
     eng = warehouse.engine(url)
-    warehouse.create_schema(eng)
     start = datetime(2022, 1, 31, 2, tzinfo=UTC)
     with eng.begin() as conn:
         for n, figures in enumerate([_night(), _night(loaded=0, authors=0, page_date=0,
@@ -95,6 +95,7 @@ def test_the_crawl_refuses_a_window_after_the_replica_clock(tmp_path: Path):
 
 def _night_through_the_pipeline(day: datetime, sources: Path, data: Path, url: str) -> dict:
     from etl.load import check, load_lake, load_warehouse
+    from etl.migrate import migrate
     from etl.transform import transform
     from nightdesk.pipeline import crawl
 
@@ -103,6 +104,7 @@ def _night_through_the_pipeline(day: datetime, sources: Path, data: Path, url: s
     crawl("moscowtimes", start, end, sources_file=sources, data_dir=data, warehouse_url=url)
     transform(start, end, sources=["moscowtimes"], data_dir=data, warehouse_url=url)
     load_lake(start, end, data_dir=data, run_id=run_id)
+    migrate(url)
     load_warehouse(start, end, data_dir=data, warehouse_url=url, run_id=run_id)
     return check(start, end, data_dir=data, warehouse_url=url, run_id=run_id)
 

@@ -48,7 +48,7 @@ from contracts.schema import (
     URL_CHARS,
     is_valid_text,
 )
-from etl import lake, load, runids, transform, warehouse
+from etl import lake, load, migrate, runids, transform, warehouse
 from nightdesk import report_cli
 from tests.conftest import REPO
 from tests.sites import hostile_site as site
@@ -109,6 +109,7 @@ def night(data: Path, urls: list[str], run_id: str) -> dict[str, Any]:
                                  warehouse_url=urls[0])
     load.load_lake(START, END, data_dir=data, run_id=run_id)
     for url in urls:
+        migrate.migrate(url)
         load.load_warehouse(START, END, data_dir=data, warehouse_url=url, run_id=run_id)
         checked = load.check(START, END, data_dir=data, warehouse_url=url)
         assert checked["problems"] == []
@@ -356,6 +357,7 @@ def test_a_hostile_site_night_succeeds_and_every_bad_page_has_a_row(tmp_path, pg
                      data_dir=str(tmp_path), warehouse_url=sqlite, run_id=runids.cli_run_id())
     assert result["check"]["problems"] == []
     # The same staged window into PostgreSQL: the loads and the check a night runs there.
+    migrate.migrate(pg_url)
     load.load_warehouse(site.START, site.END, data_dir=tmp_path, warehouse_url=pg_url,
                         run_id=result["run_id"])
     assert load.check(site.START, site.END, data_dir=tmp_path,
@@ -604,7 +606,7 @@ def test_migration_0003_keeps_quarantine_and_runs_rows(dialect, pg_url, tmp_path
             "items, rejected, duplicates, unchanged, inserted, updated, discovery_requests, "
             f"article_requests, known_skipped, requests, started_at, finished_at) VALUES ('r0', "
             f"'s', {when}, {when}, 1, 1, 0, 0, 0, 1, 0, 1, 1, 0, 2, {when}, {when})"))
-    warehouse.create_schema(eng)  # head
+    migrate.migrate(url)  # head
     with eng.connect() as conn:
         q = conn.execute(sa.text("SELECT url, url_hash, reason FROM quarantine")).all()
         runs = conn.execute(sa.text("SELECT run_id, inserted FROM runs")).all()

@@ -107,6 +107,7 @@ def test_a_raw_file_cut_short_is_flagged_and_its_lost_articles_fetched_again(tmp
     import json
 
     from etl.load import check, load_lake, load_warehouse
+    from etl.migrate import migrate
     from etl.transform import transform
     from nightdesk.pipeline import crawl
     from tests.conftest import SHARED
@@ -129,6 +130,7 @@ def test_a_raw_file_cut_short_is_flagged_and_its_lost_articles_fetched_again(tmp
         staged = transform(site.START, site.END, sources=["testnews"], data_dir=data,
                            warehouse_url=wh_url)
         load_lake(site.START, site.END, data_dir=data, run_id="cut")
+        migrate(wh_url)
         load_warehouse(site.START, site.END, data_dir=data, warehouse_url=wh_url, run_id="cut")
         check(site.START, site.END, data_dir=data, warehouse_url=wh_url)
         assert staged["articles"] == len(lines) - 1

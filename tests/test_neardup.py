@@ -65,7 +65,7 @@ def test_hashing_is_pinned() -> None:
     assert s.sigs[0, :4].tolist() == PINNED
 
 
-# The top 16 bits of the 32-bit slots of format 1 ([370973456, 401073005, 245502744, 250990993]).
+# The first four 16-bit slots of the sentence above: the hashing, pinned.
 PINNED = [5660, 6119, 3746, 3829]
 
 
@@ -251,40 +251,6 @@ def test_the_traps_defeat_plain_jaccard(labelled) -> None:
     naive = neardup_eval.report(neardup_eval.predict_naive(labelled))
     assert naive["live_blog"]["correct"] < 0.5
     assert naive["copy_truncated"]["correct"] < 0.2
-
-
-def test_an_index_of_format_1_is_read_as_16_bit_slots(tmp_path: Path) -> None:
-    """Format 1 stored 32-bit slots as lists; this version keeps their top 16 bits."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    index = NearDupIndex()
-    index.assign_clusters(["a", "b", "c"], index.sketch([story(1), story(1), story(2)]),
-                          [at(0), at(1), at(0)])
-    index.save(tmp_path / "v2.parquet")
-    table = pq.read_table(tmp_path / "v2.parquet")
-
-    def widen(values: np.ndarray) -> np.ndarray:  # what format 1 held: more low bits
-        return (values.astype(np.uint32) << 16) | np.uint32(0xBEEF)
-
-    columns = {}
-    for name in ("sig", "lead", "tail"):
-        old = widen(np.frombuffer(table[name].combine_chunks().buffers()[1], np.uint16))
-        width = len(old) // len(table)
-        columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(old, pa.uint32()), width)
-    canary = widen(np.frombuffer(bytes.fromhex(table.schema.metadata[b"canary"].decode()),
-                                 np.uint16))
-    meta = {**table.schema.metadata, b"format": b"nightdesk-neardup-1",
-            b"canary": canary.astype("<u4").tobytes().hex().encode()}
-    v1 = table.drop_columns(list(columns))
-    for name, column in columns.items():
-        v1 = v1.append_column(name, column)
-    pq.write_table(v1.replace_schema_metadata(meta), tmp_path / "v1.parquet")
-    loaded = NearDupIndex.load(tmp_path / "v1.parquet")
-    assert loaded.duplicate_of().equals(index.duplicate_of())
-    assert loaded.digest() == index.digest()
-    assert loaded.assign_clusters(["d"], loaded.sketch([story(2)]), [at(2)]).to_dict() == {
-        "d": "c"}
 
 
 def test_reserved_room_takes_a_batch_without_copying_and_replacements_compact(

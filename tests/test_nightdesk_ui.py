@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from etl import runreport, warehouse
+from etl import migrate, runreport, warehouse
 from tests.conftest import REPO
 from tests.test_production import AIRFLOW, Stack, stack_env
 
 
 def _record_nights(url: str, nights: int = 3) -> list[dict]:
     """Runs rows as load_warehouse writes them, into a real SQLite warehouse."""
+    migrate.migrate(url)
     eng = warehouse.engine(url)
-    warehouse.create_schema(eng)
     rows = []
     first = datetime(2022, 1, 29, 2, tzinfo=UTC)
     with eng.begin() as conn:

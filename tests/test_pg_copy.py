@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from bench.pg_load import synth
-from etl import pgcopy, warehouse
+from etl import migrate, pgcopy, warehouse
 from tests.conftest import PG_BASE
 from tests.generic_upsert import arrow, upsert_rows
 
@@ -95,8 +95,8 @@ def other_pg_url() -> Iterator[str]:
 
 
 def load(url: str, batch: Batch, run_id: str, *, rowwise: bool = False) -> dict[str, int]:
+    migrate.migrate(url)
     eng = warehouse.engine(url)
-    warehouse.create_schema(eng)
     with eng.begin() as conn:
         counts = (upsert_rows(conn, batch, run_id) if rowwise
                   else warehouse.upsert_articles(conn, arrow(batch), run_id))
@@ -218,8 +218,8 @@ def test_an_exception_after_the_merge_rolls_everything_back(nights, pg_url):
 def test_two_sources_in_one_transaction(nights, pg_url):
     """load_warehouse calls upsert_articles once per source inside ONE transaction."""
     first, _ = nights
+    migrate.migrate(pg_url)
     eng = warehouse.engine(pg_url)
-    warehouse.create_schema(eng)
     with eng.begin() as conn:
         a = warehouse.upsert_articles(conn, arrow(first.iloc[:20]), "run-1")
         b = warehouse.upsert_articles(conn, arrow(first.iloc[10:]), "run-1")

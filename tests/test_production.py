@@ -34,7 +34,7 @@ from tests.conftest import PG_BASE, REPO, write_sources
 AIRFLOW = REPO / "bin" / "airflow"
 REDIS_URL = os.environ.get("NIGHTDESK_TEST_REDIS", "redis://127.0.0.1:6379")
 WINDOW_START = datetime(2022, 1, 31, 2, tzinfo=UTC)
-TASKS = {"list_sources", "crawl", "transform", "load_lake", "load_warehouse", "check"}
+TASKS = {"migrate", "list_sources", "crawl", "transform", "load_lake", "load_warehouse", "check"}
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from contracts.dates import nightly_window
 from contracts.layout import window_dir
-from etl import clusters, lake, load, transform, warehouse
+from etl import clusters, lake, load, migrate, transform, warehouse
 from etl.load import CheckFailed
 from etl.neardup import NearDupIndex
 from nightdesk import cli
@@ -84,6 +84,7 @@ def night(data: Path, url: str, start: datetime, sources: list[str], run_id: str
     end = start + timedelta(days=1)
     transform.transform(start, end, sources=sources, data_dir=data, warehouse_url=url)
     figures = load.load_lake(start, end, data_dir=data, run_id=run_id)
+    migrate.migrate(url)
     load.load_warehouse(start, end, data_dir=data, warehouse_url=url, run_id=run_id)
     if checked:
         load.check(start, end, data_dir=data, warehouse_url=url)

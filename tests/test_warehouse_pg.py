@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from etl import lake, warehouse
 from etl.load import check, load_lake, load_warehouse
+from etl.migrate import migrate
 from etl.transform import transform
 from spiders.run import crawl
 
@@ -19,6 +20,7 @@ START, END = "2022-01-31T02:00:00+00:00", "2022-02-01T02:00:00+00:00"
 
 def test_seed_day_loads_into_postgres_idempotently(tmp_path, sources_file, pg_url):
     crawl("moscowtimes", START, END, sources_file=sources_file, data_dir=tmp_path)
+    migrate(pg_url)
     for run_id in ("pg-run-1", "pg-run-2"):
         transform(START, END, sources=["moscowtimes"], data_dir=tmp_path, warehouse_url=pg_url)
         load_lake(START, END, data_dir=tmp_path, run_id=run_id)
@@ -55,6 +57,7 @@ def test_seed_day_loads_into_postgres_idempotently(tmp_path, sources_file, pg_ur
 def test_retry_of_a_committed_load_is_a_no_op(tmp_path, sources_file, pg_url):
     crawl("moscowtimes", START, END, sources_file=sources_file, data_dir=tmp_path)
     transform(START, END, sources=["moscowtimes"], data_dir=tmp_path, warehouse_url=pg_url)
+    migrate(pg_url)
     first = load_warehouse(START, END, data_dir=tmp_path, warehouse_url=pg_url, run_id="r1")
     before = warehouse.checksum(pg_url)
     again = load_warehouse(START, END, data_dir=tmp_path, warehouse_url=pg_url, run_id="r1")

@@ -31,7 +31,6 @@ from any document, article pages are only requested once discovery has finished.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -72,15 +71,6 @@ _DISCOVERY_PRIORITY = 10  # finish reading feeds and sitemaps before fetching ar
 # Requests are de-duplicated here (url_key) and sent with dont_filter: one Scrapy's dupefilter
 # dropped would be counted as requested but never answered. dont_filter also lifts Scrapy's
 # offsite check, so every URL passes the site scope first (redirects meet the redirect policy).
-
-# Extraction is being taught the source's timezone; until then it takes only (html, url).
-_EXTRACT_TAKES_TZ = "timezone" in inspect.signature(extract).parameters
-
-
-def extract_page(html: str, url: str, timezone: str) -> dict[str, Any]:
-    if _EXTRACT_TAKES_TZ:
-        return extract(html, url, timezone=timezone)
-    return extract(html, url)
 
 
 def failure_reason(failure: Failure) -> tuple[str, str]:
@@ -524,7 +514,8 @@ class NewsSpider(scrapy.Spider):
             yield page
             return
         try:
-            page["record"] = extract_page(response.text, response.url, self.source.timezone)
+            page["record"] = extract(response.text, response.url,
+                                     timezone=self.source.timezone)
         except NotAnArticle as exc:
             page["refused"] = str(exc) or "not an article"
         except Exception as exc:  # an extractor bug must show up as a rejected page, not vanish
