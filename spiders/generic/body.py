@@ -18,7 +18,14 @@ from functools import cached_property
 import lxml.html
 from lxml import etree
 
-from spiders.generic import boilerplate
+from spiders.generic.boilerplate import (
+    BIO,
+    is_boilerplate_class,
+    is_boilerplate_text,
+    is_tail_boilerplate,
+    is_tail_marker,
+    starts_with_tail_marker,
+)
 from spiders.generic.page import Page, clean_text
 from spiders.generic.pagekind import SENTENCE_END, word_count
 from spiders.htmltools import text
@@ -172,7 +179,7 @@ def _author_bio(text: str, authors: list[str]) -> bool:
     about_author = any(a.casefold() in low for a in authors) or any(
         re.search(rf"\b{re.escape(a.split()[0].casefold())}\b", low[:120])
         for a in authors if len(a.split()) >= 2 and len(a.split()[0]) >= 3)
-    return about_author and bool(boilerplate.BIO.search(text))
+    return about_author and bool(BIO.search(text))
 
 
 _SENTENCE_END = SENTENCE_END
@@ -242,7 +249,7 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
             continue
         if block.kind == "item" and block.group in short_lists:
             continue
-        if boilerplate.is_tail_marker(block.text):
+        if is_tail_marker(block.text):
             teasers = True
             continue
         if teasers:
@@ -250,17 +257,17 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
             if not _is_prose(block, article_attrs):
                 continue
             teasers = False
-        if boilerplate.starts_with_tail_marker(block.text) and before >= 100 and \
+        if starts_with_tail_marker(block.text) and before >= 100 and \
                 before / total > 0.3:
             teasers = True  # 'You might also like <teaser>...' glued into one block
             continue
         in_tail = before / total > 0.7
-        if block.kind not in ("head", "code") and boilerplate.is_boilerplate_text(block.text):
+        if block.kind not in ("head", "code") and is_boilerplate_text(block.text):
             continue
-        if in_tail and (boilerplate.is_tail_boilerplate(block.text) or
+        if in_tail and (is_tail_boilerplate(block.text) or
                         _author_bio(block.text, authors)):
             continue
-        if boilerplate.is_boilerplate_class(block.attrs):
+        if is_boilerplate_class(block.attrs):
             continue
         if _byline_residue(block.text, authors) or (_shouting(block) and not shouting_ok):
             continue
