@@ -212,10 +212,16 @@ def _short_lists(blocks: list[Block]) -> set[int]:
     """Lists whose items are all a few words: tables of contents, spec sheets, link lists,
     'Book an odd number of nights' tip headers. Lists of sentences are kept."""
     sizes: dict[int, list[int]] = {}
+    introduced: set[int] = set()  # 'There are two advantages:' + a list: the text's own list
+    previous: Block | None = None
     for b in blocks:
         if b.kind == "item":
             sizes.setdefault(b.group, []).append(b.words)
-    return {g for g, words in sizes.items() if max(words) < 8}
+            if previous is not None and previous.kind == "p" and \
+                    previous.text.rstrip().endswith((":", "：")):
+                introduced.add(b.group)
+        previous = b
+    return {g for g, words in sizes.items() if max(words) < 8 and g not in introduced}
 
 
 def _is_title(key: str, titles: set[str]) -> bool:
@@ -336,7 +342,10 @@ def title_keys(page: Page, headline: str) -> set[str]:
     """Every form of the headline the page gives, to recognise it when it recurs in the text."""
     variants = [headline, clean_text(page.article.get("headline")), page.meta("og:title"),
                 page.meta("twitter:title"), text(page.doc.find(".//title"))]
-    variants.extend(text(h) for h in page.doc.iter("h1"))
+    heads = [text(h) for h in page.doc.iter("h1")]
+    # One <h1> is the headline; where a page has several, the others are its section headings
+    # (kept in the body), so only the headline itself counts then.
+    variants.extend(heads if len(heads) == 1 else [])
     return {k for k in (_key(v or "") for v in variants) if word_count(k) >= 3}
 
 
