@@ -63,6 +63,19 @@ _SEPARATOR = re.compile(r"[|\-–—:·•»]")
 _TITLE_TAIL = re.compile(r"\s*(?:[|\-–—:·•»]|\s-\s)\s*\S")
 
 
+_TITLE_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def _same_story(h1: str, ours: str) -> bool:
+    """An <h1> that is another wording of our headline shares some of its words; one that
+    shares none is a logo, a section name or a widget's heading ('Follow us on Twitter')."""
+    a = {w.casefold() for w in _TITLE_WORD.findall(h1)}
+    b = {w.casefold() for w in _TITLE_WORD.findall(ours)}
+    if not a or not b:
+        return True  # CJK runs without spaces or digits only: no words to compare
+    return len(a & b) >= 2 or len(a & b) >= 0.5 * min(len(a), len(b))
+
+
 def _title(page, floor: Floor) -> tuple[str | None, str | None]:
     """Ours (JSON-LD headline, og:title, <h1> ...), unless trafilatura's title is the headline
     as the page shows it (the text of an <h1>: social and JSON-LD headlines are often another
@@ -75,7 +88,7 @@ def _title(page, floor: Floor) -> tuple[str | None, str | None]:
     if not other_h1 and not _SEPARATOR.search(ours):
         return ours, "page"  # neither rule can apply: spare trafilatura's JSON-LD pass
     theirs = floor.title
-    if theirs and theirs != ours and theirs in other_h1:
+    if theirs and theirs != ours and theirs in other_h1 and _same_story(theirs, ours):
         return theirs, "trafilatura+h1"
     if theirs and len(theirs) < len(ours) and ours.startswith(theirs) and \
             word_count(theirs) >= 2 and _TITLE_TAIL.match(ours[len(theirs):]):
