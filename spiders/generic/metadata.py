@@ -50,12 +50,6 @@ def _strip_site(title: str, page: Page) -> str:
             segments = segments[:-2]
         else:
             break
-    while len(segments) >= 3:  # 'Site | Headline'
-        head = segments[0].strip()
-        if page.is_site_name(head):
-            segments = segments[2:]
-        else:
-            break
     return "".join(segments).strip()
 
 
