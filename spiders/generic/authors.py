@@ -230,18 +230,6 @@ def _accept(names: list[str], page: Page, bylines: list[str] | None, *, org: boo
     return kept, bylines
 
 
-def _value_metas(page: Page) -> dict[str, list[str]]:
-    """<meta name=... value=...> without content: some page savers and CMSs write the value
-    attribute; browsers ignore it, but it is the page's own statement."""
-    out: dict[str, list[str]] = {}
-    for el in page.doc.xpath("//meta[@value][not(@content)]"):
-        key = (el.get("name") or el.get("property") or "").strip().lower()
-        value = " ".join((el.get("value") or "").split())
-        if key and value:
-            out.setdefault(key, []).append(value)
-    return out
-
-
 _COPYRIGHT = re.compile(r"copyright|\(c\)|©|all rights reserved|\d{4}|[.,]", re.IGNORECASE)
 
 
@@ -340,7 +328,7 @@ def authors(page: Page) -> list[str]:
             return linked
         return names
 
-    unvalued = _value_metas(page)
+    unvalued = page.valued
     holders: set[str] | None = None
     house: list[str] = []
     for key in _META_KEYS:

@@ -18,7 +18,14 @@ from functools import cached_property
 import lxml.html
 from lxml import etree
 
-from spiders.generic import boilerplate
+from spiders.generic.boilerplate import (
+    BIO,
+    is_boilerplate_class,
+    is_boilerplate_text,
+    is_tail_boilerplate,
+    is_tail_marker,
+    starts_with_tail_marker,
+)
 from spiders.generic.page import Page, clean_text
 from spiders.generic.pagekind import SENTENCE_END, word_count
 from spiders.htmltools import text
@@ -172,7 +179,7 @@ def _author_bio(text: str, authors: list[str]) -> bool:
     about_author = any(a.casefold() in low for a in authors) or any(
         re.search(rf"\b{re.escape(a.split()[0].casefold())}\b", low[:120])
         for a in authors if len(a.split()) >= 2 and len(a.split()[0]) >= 3)
-    return about_author and bool(boilerplate.BIO.search(text))
+    return about_author and bool(BIO.search(text))
 
 
 _SENTENCE_END = SENTENCE_END
@@ -205,10 +212,16 @@ def _short_lists(blocks: list[Block]) -> set[int]:
     """Lists whose items are all a few words: tables of contents, spec sheets, link lists,
     'Book an odd number of nights' tip headers. Lists of sentences are kept."""
     sizes: dict[int, list[int]] = {}
+    introduced: set[int] = set()  # 'There are two advantages:' + a list: the text's own list
+    previous: Block | None = None
     for b in blocks:
         if b.kind == "item":
             sizes.setdefault(b.group, []).append(b.words)
-    return {g for g, words in sizes.items() if max(words) < 8}
+            if previous is not None and previous.kind == "p" and \
+                    previous.text.rstrip().endswith((":", "：")):
+                introduced.add(b.group)
+        previous = b
+    return {g for g, words in sizes.items() if max(words) < 8 and g not in introduced}
 
 
 def _is_title(key: str, titles: set[str]) -> bool:
@@ -242,7 +255,7 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
             continue
         if block.kind == "item" and block.group in short_lists:
             continue
-        if boilerplate.is_tail_marker(block.text):
+        if is_tail_marker(block.text):
             teasers = True
             continue
         if teasers:
@@ -250,17 +263,17 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
             if not _is_prose(block, article_attrs):
                 continue
             teasers = False
-        if boilerplate.starts_with_tail_marker(block.text) and before >= 100 and \
+        if starts_with_tail_marker(block.text) and before >= 100 and \
                 before / total > 0.3:
             teasers = True  # 'You might also like <teaser>...' glued into one block
             continue
         in_tail = before / total > 0.7
-        if block.kind not in ("head", "code") and boilerplate.is_boilerplate_text(block.text):
+        if block.kind not in ("head", "code") and is_boilerplate_text(block.text):
             continue
-        if in_tail and (boilerplate.is_tail_boilerplate(block.text) or
+        if in_tail and (is_tail_boilerplate(block.text) or
                         _author_bio(block.text, authors)):
             continue
-        if boilerplate.is_boilerplate_class(block.attrs):
+        if is_boilerplate_class(block.attrs):
             continue
         if _byline_residue(block.text, authors) or (_shouting(block) and not shouting_ok):
             continue
@@ -329,7 +342,10 @@ def title_keys(page: Page, headline: str) -> set[str]:
     """Every form of the headline the page gives, to recognise it when it recurs in the text."""
     variants = [headline, clean_text(page.article.get("headline")), page.meta("og:title"),
                 page.meta("twitter:title"), text(page.doc.find(".//title"))]
-    variants.extend(text(h) for h in page.doc.iter("h1"))
+    heads = [text(h) for h in page.doc.iter("h1")]
+    # One <h1> is the headline; where a page has several, the others are its section headings
+    # (kept in the body), so only the headline itself counts then.
+    variants.extend(heads if len(heads) == 1 else [])
     return {k for k in (_key(v or "") for v in variants) if word_count(k) >= 3}
 
 

@@ -15,9 +15,15 @@ from datetime import UTC, datetime, timedelta
 from datetime import timezone as fixed_offset
 from typing import Any
 
-from spiders.generic import authors, body, dates, metadata, pagekind
+import spiders.generic.metadata as metadata
+from spiders.generic.authors import authors as page_authors
+from spiders.generic.authors import split_byline
+from spiders.generic.body import extract_body, title_keys
+from spiders.generic.dates import find as find_date
+from spiders.generic.dates import zone
 from spiders.generic.floor import Floor
 from spiders.generic.page import load
+from spiders.generic.pagekind import link_text, verdict, word_count
 from spiders.htmltools import NotAnArticle, text
 
 log = logging.getLogger(__name__)
@@ -40,9 +46,9 @@ def empty_record(url: str) -> dict[str, Any]:
 def _day(value: str, tz_name: str | None) -> tuple[datetime, str]:
     """htmldate's day as midnight in the operator's zone (else UTC), saying so."""
     day = datetime.fromisoformat(value[:10])
-    zone = dates.zone(tz_name)
-    if zone is not None:
-        offset = day.replace(tzinfo=zone).utcoffset() or timedelta(0)
+    tz = zone(tz_name)
+    if tz is not None:
+        offset = day.replace(tzinfo=tz).utcoffset() or timedelta(0)
         return day.replace(tzinfo=fixed_offset(offset)), "htmldate+assumed_tz"
     return day.replace(tzinfo=UTC), "htmldate+assumed_utc"
 
@@ -57,6 +63,19 @@ _SEPARATOR = re.compile(r"[|\-–—:·•»]")
 _TITLE_TAIL = re.compile(r"\s*(?:[|\-–—:·•»]|\s-\s)\s*\S")
 
 
+_TITLE_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def _same_story(h1: str, ours: str) -> bool:
+    """An <h1> that is another wording of our headline shares some of its words; one that
+    shares none is a logo, a section name or a widget's heading ('Follow us on Twitter')."""
+    a = {w.casefold() for w in _TITLE_WORD.findall(h1)}
+    b = {w.casefold() for w in _TITLE_WORD.findall(ours)}
+    if not a or not b:
+        return True  # CJK runs without spaces or digits only: no words to compare
+    return len(a & b) >= 2 or len(a & b) >= 0.5 * min(len(a), len(b))
+
+
 def _title(page, floor: Floor) -> tuple[str | None, str | None]:
     """Ours (JSON-LD headline, og:title, <h1> ...), unless trafilatura's title is the headline
     as the page shows it (the text of an <h1>: social and JSON-LD headlines are often another
@@ -69,10 +88,10 @@ def _title(page, floor: Floor) -> tuple[str | None, str | None]:
     if not other_h1 and not _SEPARATOR.search(ours):
         return ours, "page"  # neither rule can apply: spare trafilatura's JSON-LD pass
     theirs = floor.title
-    if theirs and theirs != ours and theirs in other_h1:
+    if theirs and theirs != ours and theirs in other_h1 and _same_story(theirs, ours):
         return theirs, "trafilatura+h1"
     if theirs and len(theirs) < len(ours) and ours.startswith(theirs) and \
-            pagekind.word_count(theirs) >= 2 and _TITLE_TAIL.match(ours[len(theirs):]):
+            word_count(theirs) >= 2 and _TITLE_TAIL.match(ours[len(theirs):]):
         return theirs, "trafilatura"
     return ours, "page"
 
@@ -81,13 +100,13 @@ def _floor_authors(floor: Floor) -> list[str]:
     """trafilatura's authors, when the page gave us no credit of its own, through the same
     normalisation as ours; a lone Latin word (a handle: 'Steventroughtonsmith') or a name
     with a date in it ('Joe Wee Monday') is dropped rather than invented."""
-    names = [n for raw in floor.authors for n in authors.split_byline(raw, whole=True)]
+    names = [n for raw in floor.authors for n in split_byline(raw, whole=True)]
     return [n for n in names if not _CALENDAR.search(n) and
-            (len(n.split()) >= 2 or pagekind.word_count(n) >= 2)]
+            (len(n.split()) >= 2 or word_count(n) >= 2)]
 
 
 def _published(page, floor: Floor, tz_name: str | None) -> tuple[datetime | None, str | None]:
-    value, where = dates.find(page, "published", tz_name)
+    value, where = find_date(page, "published", tz_name)
     if value is not None and where and where.startswith(_PRECISE_DATE):
         return value, where
     day = floor.day  # no statement of ours: htmldate's reading of the page (as trafilatura's)
@@ -118,13 +137,13 @@ def extract(html: str, url: str, *, timezone: str | None = None) -> dict[str, An
     title = record["title"] or ""
     canonical = metadata.canonical_url(page)
     published, published_from = _published(page, floor, timezone)
-    modified, modified_from = dates.find(page, "modified", timezone)
+    modified, modified_from = find_date(page, "modified", timezone)
     image_url, image_caption, image_credits = metadata.image(page)
     lead = metadata.standfirst(page, title) if title else None
-    names, names_from = authors.authors(page), "page"
+    names, names_from = page_authors(page), "page"
     if not names:
         names, names_from = _floor_authors(floor), "trafilatura"
-    page.link_text = pagekind.link_text(page)
+    page.link_text = link_text(page)
     record.update({
         "url": canonical,
         "subtitle": metadata.subtitle(page, title, lead),
@@ -143,10 +162,10 @@ def extract(html: str, url: str, *, timezone: str | None = None) -> dict[str, An
         "image_credits": image_credits,
         "related_urls": metadata.related_urls(page, canonical),
     })
-    paragraphs, record["body_from"] = body.extract_body(
-        page, body.title_keys(page, title), names, standfirst=lead)
+    paragraphs, record["body_from"] = extract_body(
+        page, title_keys(page, title), names, standfirst=lead)
     record["body"] = "\n\n".join(paragraphs)
-    verdict = pagekind.verdict(page, paragraphs, title)
-    if verdict:
-        record["reject_reason"] = f"not_article: {verdict}"
+    refusal = verdict(page, paragraphs, title)
+    if refusal:
+        record["reject_reason"] = f"not_article: {refusal}"
     return record

@@ -96,7 +96,7 @@ def _candidates(page: Page, which: str) -> Iterator[tuple[str, str]]:
         if isinstance(value, str):
             yield f"jsonld:{key}", value
     for key in _PUBLISHED_META if which == "published" else _MODIFIED_META:
-        for value in page.metas.get(key, ()):
+        for value in page.metas.get(key) or page.valued.get(key, ()):
             yield f"meta:{key}", value
     prop = "datePublished" if which == "published" else "dateModified"
     for el in page.doc.xpath(f'//*[@itemprop="{prop}"][not(self::meta)]'):

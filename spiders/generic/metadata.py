@@ -42,12 +42,6 @@ def _strip_site(title: str, page: Page) -> str:
             segments = segments[:-2]
         else:
             break
-    while len(segments) >= 3:  # 'Site | Headline'
-        head = segments[0].strip()
-        if page.is_site_name(head):
-            segments = segments[2:]
-        else:
-            break
     return "".join(segments).strip()
 
 
@@ -72,11 +66,29 @@ def _headline_like(value: str) -> bool:
     return len(value.split()) >= 4 or len(_CJK.findall(value)) >= 8
 
 
+def _ld_headline(page: Page) -> str:
+    """The JSON-LD headline; its `name` instead when the two differ and only the name is the
+    title the page shows (<title> or an <h1>): some pages put a description in `headline`."""
+    headline = clean_text(page.article.get("headline"))
+    name = clean_text(page.article.get("name"))
+    if not (headline and name) or headline == name:
+        return headline or name
+    shown = [text(page.doc.find(".//title"))] + [text(h) for h in page.doc.iter("h1")]
+    keys = [name_key(v) for v in shown if v]
+
+    def agrees(value: str) -> bool:
+        key = name_key(value)
+        return len(key) >= 4 and any(k.startswith(key) or key.startswith(k) for k in keys
+                                     if len(k) >= 4)
+
+    return name if agrees(name) and not agrees(headline) else headline
+
+
 def title(page: Page) -> str:
     """The structured headline (JSON-LD, og:title, twitter:title) with the site name cut off;
     without one, the page's only <h1> when it reads as a headline (the <title> is often an SEO
     variant of it or carries the site name), else the <title>, else an <h1>."""
-    ld = clean_text(page.article.get("headline") or page.article.get("name"))
+    ld = _ld_headline(page)
     og = clean_text(page.meta("og:title"))
     tw = clean_text(page.meta("twitter:title"))
     for candidate in (ld, og, tw):

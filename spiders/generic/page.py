@@ -141,6 +141,9 @@ class Page:
     jsonld: list[dict[str, Any]]
     by_id: dict[str, dict[str, Any]]
     metas: dict[str, list[str]]  # lowercased name/property ("itemprop:x") -> contents, in order
+    # <meta name=... value=...> without content: some page savers and CMSs write the value
+    # attribute; browsers ignore it, but it is the page's own statement (name -> values).
+    valued: dict[str, list[str]] = field(default_factory=dict)
     article: dict[str, Any] = field(default_factory=dict)  # the JSON-LD article object, if any
     site_names: set[str] = field(default_factory=set)  # name_key()s of the site and publisher
     html: str = ""  # the source, for the rare second parse
@@ -169,10 +172,16 @@ class Page:
                                               len(key) - len(s) <= 4) for s in self.site_names)
 
 
-def _metas(doc: lxml.html.HtmlElement) -> dict[str, list[str]]:
+def _metas(doc: lxml.html.HtmlElement) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(metas by content, metas by value without content: see Page.valued)."""
     metas: dict[str, list[str]] = {}
+    valued: dict[str, list[str]] = {}
     for el in doc.iter("meta"):
         key = el.get("property") or el.get("name")
+        if key and el.get("content") is None and el.get("value"):
+            value = _WS.sub(" ", el.get("value")).strip()
+            valued.setdefault(key.strip().lower(), []).append(value)
+            continue
         if not key:
             # Microdata <meta itemprop> describes whatever item encloses it (an image's author
             # is its photographer): kept apart from the page-level meta tags.
@@ -184,7 +193,7 @@ def _metas(doc: lxml.html.HtmlElement) -> dict[str, list[str]]:
         if content is None:
             content = el.get("datetime") or ""
         metas.setdefault(key.strip().lower(), []).append(_WS.sub(" ", content).strip())
-    return metas
+    return metas, valued
 
 
 def _pick_article(page: Page) -> dict[str, Any]:
@@ -207,14 +216,9 @@ def _pick_article(page: Page) -> dict[str, Any]:
 
 def _site_names(page: Page) -> set[str]:
     names: list[str] = []
-    # <meta value=...> (no content): browsers ignore it, but it is the page's own word
-    valued: dict[str, list[str]] = {}
-    for el in page.doc.xpath("//meta[@value][not(@content)]"):
-        key = (el.get("name") or el.get("property") or "").strip().lower()
-        valued.setdefault(key, []).append(" ".join(el.get("value", "").split()))
     for key in ("og:site_name", "application-name", "apple-mobile-web-app-title", "twitter:site",
                 "publisher", "dc.publisher", "article:publisher"):
-        values = page.meta_all(key) or valued.get(key, [])
+        values = page.meta_all(key) or page.valued.get(key, [])
         names.extend(v.lstrip("@") for v in values if v and "/" not in v)
     for obj in page.jsonld:
         kinds = types_of(obj)
@@ -246,7 +250,9 @@ def load(html: str, url: str) -> Page:
     objects = _jsonld(doc)
     by_id = {o["@id"]: o for o in objects
              if isinstance(o.get("@id"), str) and set(o) - {"@id", "@type", "@context"}}
-    page = Page(url=url, doc=doc, jsonld=objects, by_id=by_id, metas=_metas(doc), html=html)
+    metas, valued = _metas(doc)
+    page = Page(url=url, doc=doc, jsonld=objects, by_id=by_id, metas=metas, valued=valued,
+                html=html)
     page.article = _pick_article(page)
     page.site_names = _site_names(page)
     return page
