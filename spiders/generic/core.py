@@ -59,7 +59,9 @@ _CALENDAR = re.compile(
     r"september|october|november|december)\b", re.IGNORECASE)
 
 
-_TITLE_WORD = re.compile(r"[^\W\d_]{3,}")
+# Words of 3+ letters; in Chinese, Japanese and Korean, where words are not spaced, characters.
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"
+_TITLE_WORD = re.compile(rf"[{_CJK_CHARS}]|[^\W\d_{_CJK_CHARS}]{{3,}}")
 
 
 def _same_story(h1: str, ours: str) -> bool:
@@ -68,7 +70,7 @@ def _same_story(h1: str, ours: str) -> bool:
     a = {w.casefold() for w in _TITLE_WORD.findall(h1)}
     b = {w.casefold() for w in _TITLE_WORD.findall(ours)}
     if not a or not b:
-        return True  # CJK runs without spaces or digits only: no words to compare
+        return True  # digits or short words only: nothing to compare
     return len(a & b) >= 2 or len(a & b) >= 0.5 * min(len(a), len(b))
 
 
