@@ -59,6 +59,20 @@ def test_title_structured_headline_still_wins_over_h1():
     assert metadata.title(page) == "Social headline of the story"
 
 
+def test_title_jsonld_name_when_the_headline_field_holds_a_description():
+    ld = ('<script type="application/ld+json">{"@context": "https://schema.org", '
+          '"@type": "Article", "name": "New Zealand", '
+          '"headline": "constitutional monarchy in Oceania"}</script>')
+    page = _page(f"<title>New Zealand - Wikipedia</title>{ld}", "<h1>New Zealand</h1>")
+    assert metadata.title(page) == "New Zealand"
+
+
+def test_title_keeps_a_leading_segment_that_is_part_of_the_title():
+    page = _page('<meta property="og:title" content="Firefox — Customize and make it your own">'
+                 '<meta property="og:site_name" content="Firefox">', "<h1>Make it yours</h1>")
+    assert metadata.title(page) == "Firefox — Customize and make it your own"
+
+
 # --- dates ---------------------------------------------------------------------------------------
 
 def test_date_only_from_a_stated_source_here():
@@ -104,6 +118,13 @@ def test_date_time_element_in_a_sidebar_or_embedded_post_is_not_the_articles(whe
                               "published", None)
     assert found == "time[datetime]+assumed_utc"
     assert value is not None and value.date() == date(2019, 6, 27)
+
+
+def test_date_meta_written_with_value_instead_of_content():
+    page = _page('<meta name="article:published_time" value="2017-06-21T19:50:00+00:00">')
+    value, where = dates.find(page, "published")
+    assert (value.isoformat(), where) == ("2017-06-21T19:50:00+00:00",
+                                          "meta:article:published_time")
 
 
 def test_date_none_when_nothing_on_the_page_is_a_date():

@@ -307,6 +307,21 @@ def test_a_paragraph_the_article_repeats_is_kept():
     assert body.split("\n\n") == paragraphs
 
 
+def test_section_h1s_and_an_introduced_short_list_stay_in_the_body():
+    # Several <h1>s: the ones after the headline are section headings of the text, and a list
+    # of short items that a paragraph introduces with a colon is the text's own list.
+    intro = "The new budget has two advantages that the council members stressed on Tuesday:"
+    html = article_html(ld=news_ld(), paragraphs=PARAS[:4]).replace(
+        "</div></article>",
+        f"<h1>Why the vote matters for residents</h1><p>{PARAS[6]}</p><p>{PARAS[7]}</p>"
+        f"<p>{intro}</p><ul><li>it funds road repairs</li><li>it keeps taxes flat</li></ul>"
+        f"<p>{PARAS[8]}</p><p>{PARAS[9]}</p></div></article>")
+    body = generic_extract(html, URL)["body"].split("\n\n")
+    assert "Why the vote matters for residents" in body
+    assert "it funds road repairs" in body and "it keeps taxes flat" in body
+    assert "Council approves revised budget after long debate" not in body
+
+
 def test_dispatch_by_host():
     assert site_for("https://www.theguardian.com/world/2024/feb/24/x") is None
     assert site_for("https://www.themoscowtimes.com/2022/01/31/x-a1") is moscowtimes
@@ -444,3 +459,21 @@ def test_fields_say_where_they_came_from():
         f"<p>{p}</p>" for p in PARAS) + "</article></body></html>"
     row = generic_extract(no_meta, "")  # no URL, nothing but the visible page
     assert row["reject_reason"] is None and row["title"] == "Council approves revised budget"
+
+
+def test_an_h1_that_shares_no_words_with_the_headline_is_not_the_title():
+    # A logo <h1> ('Example Logo Mark') beside the story's: trafilatura may name it the title.
+    html = article_html(ld=news_ld()).replace(
+        "<nav>", "<header><h1>Example Logo Mark</h1></header><nav>")
+    assert generic_extract(html, URL)["title"] == \
+        "Council approves revised budget after long debate"
+
+
+def test_core_same_story_compares_words():
+    from spiders.generic.core import _same_story
+
+    assert _same_story("Chelsea send clear message of intent at Cobham",
+                       "Chelsea send clear message of intent in battling win")
+    assert not _same_story("Follow us on Twitter", "Grim global outlook for IMF meetings")
+    assert _same_story("セキュリティとAI", "セキュリティとAI進化の両立")  # by characters
+    assert _same_story("2024", "Budget vote")  # nothing to compare: allowed

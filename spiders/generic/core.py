@@ -59,11 +59,9 @@ _CALENDAR = re.compile(
     r"september|october|november|december)\b", re.IGNORECASE)
 
 
-_SEPARATOR = re.compile(r"[|\-–—:·•»]")
-_TITLE_TAIL = re.compile(r"\s*(?:[|\-–—:·•»]|\s-\s)\s*\S")
-
-
-_TITLE_WORD = re.compile(r"[^\W\d_]{3,}")
+# Words of 3+ letters; in Chinese, Japanese and Korean, where words are not spaced, characters.
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"
+_TITLE_WORD = re.compile(rf"[{_CJK_CHARS}]|[^\W\d_{_CJK_CHARS}]{{3,}}")
 
 
 def _same_story(h1: str, ours: str) -> bool:
@@ -72,27 +70,23 @@ def _same_story(h1: str, ours: str) -> bool:
     a = {w.casefold() for w in _TITLE_WORD.findall(h1)}
     b = {w.casefold() for w in _TITLE_WORD.findall(ours)}
     if not a or not b:
-        return True  # CJK runs without spaces or digits only: no words to compare
+        return True  # digits or short words only: nothing to compare
     return len(a & b) >= 2 or len(a & b) >= 0.5 * min(len(a), len(b))
 
 
 def _title(page, floor: Floor) -> tuple[str | None, str | None]:
     """Ours (JSON-LD headline, og:title, <h1> ...), unless trafilatura's title is the headline
-    as the page shows it (the text of an <h1>: social and JSON-LD headlines are often another
-    wording), or ours is trafilatura's plus a separated tail ('Headline - The New York Times':
-    trafilatura cut that tail off as the site's name)."""
+    as the page shows it: the text of an <h1> that tells the same story (social and JSON-LD
+    headlines are often another wording)."""
     ours = metadata.title(page)
     if not ours:
         return floor.title, "trafilatura" if floor.title else None
     other_h1 = {text(h) for h in page.doc.iter("h1")} - {ours, ""}
-    if not other_h1 and not _SEPARATOR.search(ours):
-        return ours, "page"  # neither rule can apply: spare trafilatura's JSON-LD pass
+    if not other_h1:
+        return ours, "page"  # the rule cannot apply: spare trafilatura's JSON-LD pass
     theirs = floor.title
     if theirs and theirs != ours and theirs in other_h1 and _same_story(theirs, ours):
         return theirs, "trafilatura+h1"
-    if theirs and len(theirs) < len(ours) and ours.startswith(theirs) and \
-            word_count(theirs) >= 2 and _TITLE_TAIL.match(ours[len(theirs):]):
-        return theirs, "trafilatura"
     return ours, "page"
 
 
