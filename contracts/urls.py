@@ -35,12 +35,15 @@ def _suffixes():  # tldextract with its bundled public-suffix snapshot: no netwo
 
 def registrable_domain(host: str) -> str:
     """The domain a registrant owns: 'www.zdf.de' -> 'zdf.de', 'm.paper.co.uk' -> 'paper.co.uk'
-    (public suffix list); an IP address or a single label comes back as given, lower-cased."""
+    (public suffix list); under a name the list does not know (.example, .test, .local) the last
+    two labels; an IP address or a single label as given, lower-cased."""
     host = (host or "").lower().rstrip(".")
     parts = _suffixes()(host)
-    if not parts.domain or not parts.suffix:
+    if parts.domain and parts.suffix:
+        return f"{parts.domain}.{parts.suffix}"
+    if not host or host.replace(".", "").isdigit() or ":" in host:  # IPv4 / IPv6 literals
         return host
-    return f"{parts.domain}.{parts.suffix}"
+    return ".".join(host.split(".")[-2:])
 
 
 def strip_tracking(url: str) -> str:

@@ -16,7 +16,7 @@ from contracts.urls import canonical_key, listing_key, registrable_domain, strip
 @pytest.mark.parametrize(("host", "domain"), [
     ("www.zdf.de", "zdf.de"), ("m.bbc.co.uk", "bbc.co.uk"), ("o.paper.com", "paper.com"),
     ("paper.co.uk", "paper.co.uk"), ("WWW.Example.ORG.", "example.org"),
-    ("127.0.0.1", "127.0.0.1"), ("localhost", "localhost"),
+    ("127.0.0.1", "127.0.0.1"), ("localhost", "localhost"), ("feeds.x.example", "x.example"),
 ])
 def test_registrable_domain_follows_the_public_suffix_list(host, domain):
     assert registrable_domain(host) == domain

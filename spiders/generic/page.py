@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import lxml.html
 
+from contracts.urls import registrable_domain
 from spiders.htmltools import NotAnArticle
 
 # schema.org types that are an article (or a post that reads as one).
@@ -232,12 +233,11 @@ def _site_names(page: Page) -> set[str]:
         elif isinstance(pub, str):
             names.append(pub)
     host = (urlsplit(page.url).hostname or "").removeprefix("www.")
-    labels = host.split(".")
     names.append(host)
-    if len(labels) >= 2:
+    domain = registrable_domain(host)
+    if "." in domain and domain.rsplit(".", 1)[1].isalpha():  # not an IP address
         # the registrable label: 'thedaily' of thedaily.com, 'paper' of paper.co.uk
-        core = labels[-3] if len(labels) >= 3 and len(labels[-2]) <= 3 else labels[-2]
-        names.append(core)
+        names.append(domain.split(".", 1)[0])
     return {k for k in (name_key(n) for n in names if n) if len(k) >= 2}
 
 
