@@ -1,4 +1,5 @@
-"""The Nightdesk view's web app (FastAPI), mounted in Airflow's API server by plugins/nightdesk.py.
+"""The Nightdesk view's web app (FastAPI), mounted in Airflow's API server by
+plugins/nightdesk_view.py.
 
     GET /nightdesk/                the latest run's report, every source's last 30 / 365 nights
     GET /nightdesk/runs/{run_id}   one run's report (the "Nightdesk" tab of each DAG run)

@@ -1,7 +1,7 @@
 """The night at a glance: a run's report from the warehouse's `runs` table, as one HTML page.
 
 One module for every rendering of the same report: the Nightdesk page and run tab in the Airflow
-UI (plugins/nightdesk.py wires etl/nightdesk_app.py, which calls this) and a standalone file.
+UI (plugins/nightdesk_view.py wires etl/nightdesk_app.py, which calls this) and a standalone file.
 
     from etl import runreport
     figs = runreport.figures(warehouse_url)                  # the latest run, the last 365 nights

@@ -1,5 +1,5 @@
-"""The Nightdesk view (plugins/nightdesk.py, etl/nightdesk_app.py, etl/runreport.py): Airflow lists
-the plugin, its pages answer nobody without a login, and show the warehouse's runs rows."""
+"""The Nightdesk view (plugins/nightdesk_view.py, etl/nightdesk_app.py, etl/runreport.py): Airflow
+lists the plugin, its pages answer nobody without a login, and show the warehouse's runs rows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Airflow plugin `nightdesk`: the Nightdesk view in the Airflow UI (wiring only).
+"""Airflow plugin `nightdesk`: the Nightdesk view in the Airflow UI (wiring only). The file is not
+called nightdesk.py: Airflow puts plugins/ on sys.path, where it would hide the nightdesk package.
 
 A FastAPI app mounted at /nightdesk (etl/nightdesk_app.py), one page in the navigation and a
 "Nightdesk" tab on each DAG run, both external views of that app (Airflow 3.1+ plugin interface).
