@@ -43,9 +43,8 @@ run: $(STAMP)
 	bin/demo
 
 ## Every test tier (unit, golden, DAG, end-to-end crawls, PostgreSQL, Celery, browser); starts
-## PostgreSQL and Redis if down, installs Chromium if missing.
-test: $(STAMP) $(EXTRAS_STAMP) services browser
-	$(VENV)/bin/ruff check .
+## PostgreSQL and Redis if down, installs Chromium if missing; `make lint` first.
+test: $(STAMP) $(EXTRAS_STAMP) services browser lint
 	$(PY) -m pytest -q -ra --durations=10
 
 ## Everyday loop: skips the Airflow runs and the PostgreSQL tests.
