@@ -44,7 +44,7 @@ class TryFailed(Exception):
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Registers `nightdesk try` (called from etl/cli.py's main)."""
+    """Registers `nightdesk try` (called from nightdesk/cli.py's main)."""
     p = sub.add_parser("try", parents=[common],
                        help="try a site (home page, feed or sitemap) before adding it: what is "
                             "found, what is extracted, and a sources entry; writes nothing")
