@@ -39,13 +39,15 @@ def cli_run_id(now: datetime | None = None) -> str:
 
 def _stored_runs(conn: sa.Connection, ids: list[str]) -> pd.DataFrame:
     a = warehouse.articles
-    frames = [pd.DataFrame(conn.execute(sa.select(a.c.article_id, a.c.first_run_id,
-                                                  a.c.last_run_id)
-                                        .where(a.c.article_id.in_(chunk))).all(),
-                           columns=["article_id", *RUN_COLUMNS])
-              for chunk in (ids[i:i + 5000] for i in range(0, len(ids), 5000))]
-    return (pd.concat(frames, ignore_index=True) if frames
-            else pd.DataFrame(columns=["article_id", *RUN_COLUMNS]))
+    names = ["article_id", *RUN_COLUMNS]
+    columns: list[list[str | None]] = [[], [], []]
+    for lo in range(0, len(ids), 5000):
+        rows = conn.execute(sa.select(a.c.article_id, a.c.first_run_id, a.c.last_run_id)
+                            .where(a.c.article_id.in_(ids[lo:lo + 5000]))).all()
+        # Built from columns: a DataFrame of Row objects inspects every row (a third of the time).
+        for column, values in zip(columns, zip(*rows, strict=True), strict=False):
+            column.extend(values)
+    return pd.DataFrame(dict(zip(names, columns, strict=True)), dtype=object)
 
 
 def align_lake(data_dir: str | Path, partitions: list[Path], conn: sa.Connection) -> int:
