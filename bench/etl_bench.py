@@ -321,7 +321,7 @@ def _etl_figures(results: dict[str, Any]) -> dict[str, Any]:
             wh[k] = wh.get(k, 0) + int(figures.get(k, 0))
     lake = results["load_lake"]
     return {"staged": t.get("articles"), "quarantined": t.get("quarantined"),
-            "duplicates": t.get("duplicates"),
+            "duplicates": t.get("duplicates"), "transform_phases_s": t.get("phases"),
             "lake": {k: lake.get(k) for k in ("inserted", "updated", "unchanged")
                      if k in lake},
             "warehouse": wh}

@@ -6,10 +6,11 @@ file imports no pandas, pyarrow or Scrapy and touches no file or network. `migra
 is the only task that changes the warehouse schema; the others check its version and fail at once
 when it is not this code's (etl/migrate.py).
 
-Settings (contracts/settings.py) come from the environment, read once per task at run time:
-NIGHTDESK_SOURCES (sources TOML, default sources/demo.toml), NIGHTDESK_DATA_DIR (default ./data),
-NIGHTDESK_WAREHOUSE_URL (default SQLite in the data dir); NIGHTDESK_TASK_RETRIES (default 2) is
-read when the file is parsed, as Airflow needs it then.
+Settings (contracts/settings.py) come from the environment, read once per task at run time and
+passed to the step: NIGHTDESK_SOURCES (sources TOML, default sources/demo.toml),
+NIGHTDESK_DATA_DIR (default ./data), NIGHTDESK_WAREHOUSE_URL (default SQLite in the data dir),
+NIGHTDESK_WORKERS, NIGHTDESK_NEARDUP, NIGHTDESK_MAX_QUARANTINE_SHARE, ...; NIGHTDESK_TASK_RETRIES
+(default 2) is read when the file is parsed, as Airflow needs it then.
 """
 
 from __future__ import annotations
@@ -31,15 +32,6 @@ def _window() -> dict[str, str]:
     return {
         "start": ctx["data_interval_start"].isoformat(),
         "end": ctx["data_interval_end"].isoformat(),
-    }
-
-
-def _paths() -> dict[str, str]:
-    settings = Settings.from_env()
-    return {
-        "sources_file": str(settings.sources_file),
-        "data_dir": str(settings.data_dir),
-        "warehouse_url": settings.warehouse,
     }
 
 
@@ -77,7 +69,7 @@ def news_pipeline():
     def migrate() -> dict:
         from nightdesk.pipeline import migrate as migrate_warehouse
 
-        return migrate_warehouse(_paths()["warehouse_url"])
+        return migrate_warehouse(Settings.from_env())
 
     @task
     def list_sources() -> list[str]:
@@ -94,12 +86,14 @@ def news_pipeline():
         from nightdesk.pipeline import crawl as crawl_source
 
         get_current_context()["nightdesk_source"] = source  # type: ignore[typeddict-unknown-key]
-        p = _paths()
+        settings = Settings.from_env()
         w = _window()
         try:
             with _no_retry_when_schema_is_not_current():
-                return crawl_source(source, w["start"], w["end"], sources_file=p["sources_file"],
-                                    data_dir=p["data_dir"], warehouse_url=p["warehouse_url"])
+                return crawl_source(source, w["start"], w["end"],
+                                    sources_file=settings.sources_file,
+                                    data_dir=settings.data_dir,
+                                    warehouse_url=settings.warehouse, settings=settings)
         except NothingToCrawl as exc:  # fail at once: no retry can change the window
             raise AirflowFailException(str(exc)) from exc
 
@@ -117,7 +111,7 @@ def news_pipeline():
 
         w = _window()
         ctx = get_current_context()
-        counts = load(w["start"], w["end"], data_dir=_paths()["data_dir"], run_id=ctx["run_id"])
+        counts = load(w["start"], w["end"], ctx["run_id"], Settings.from_env())
         ctx["outlet_events"][LAKE].extra = {"window": w, **counts}  # the night's figures
         return counts
 
@@ -125,12 +119,10 @@ def news_pipeline():
     def load_warehouse() -> dict:
         from nightdesk.pipeline import load_warehouse as load
 
-        p = _paths()
         w = _window()
         ctx = get_current_context()
         with _no_retry_when_schema_is_not_current():
-            figures = load(w["start"], w["end"], data_dir=p["data_dir"],
-                           warehouse_url=p["warehouse_url"], run_id=ctx["run_id"])
+            figures = load(w["start"], w["end"], ctx["run_id"], Settings.from_env())
         ctx["outlet_events"][WAREHOUSE].extra = {"window": w, "sources": figures}
         return figures
 
@@ -138,11 +130,9 @@ def news_pipeline():
     def check() -> dict:
         from nightdesk.pipeline import check as check_window
 
-        p = _paths()
         w = _window()
-        return check_window(w["start"], w["end"], data_dir=p["data_dir"],
-                            warehouse_url=p["warehouse_url"],
-                            run_id=get_current_context()["run_id"])
+        return check_window(w["start"], w["end"], get_current_context()["run_id"],
+                            Settings.from_env())
 
     # Order by dependencies, not by passing results a task does not read.
     sources = list_sources()

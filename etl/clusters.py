@@ -40,15 +40,10 @@ import pyarrow.parquet as pq
 
 from contracts.layout import neardup_index
 from contracts.schema import batch_schema
-from contracts.settings import Settings
 from etl import lake
 from etl.neardup import NearDupIndex, Sketches, file_meta
 
 STAGED = "neardup.parquet"
-
-
-def enabled() -> bool:
-    return Settings.from_env().neardup
 
 
 def index_path(data_dir: str | Path) -> Path:

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from contracts.layout import lake_articles_dir
 from contracts.schema import FIELD_NAMES, arrow_schema, batch_schema
-from contracts.settings import Settings
+from contracts.settings import default_workers
 from etl.decision import KEY_COLUMNS as DECISION_KEYS
 from etl.decision import decide
 
@@ -143,8 +143,10 @@ class _Done:
     damaged: Path | None = None  # the partition could not be read: left as it is, reported
 
 
-def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, Any]:
-    """Merge a cleaned, deduplicated batch (in memory) into the lake."""
+def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str, *,
+         workers: int | None = None) -> dict[str, Any]:
+    """Merge a cleaned, deduplicated batch (in memory) into the lake; `workers` threads
+    (default: one per core)."""
     if batch.empty:
         return _counts()
     schema = batch_schema()
@@ -155,23 +157,25 @@ def load(batch: pd.DataFrame, data_dir: str | Path, run_id: str) -> dict[str, An
     groups = [_Group(src, month, table["article_id"].take(idx), partial(table.take, idx))
               for (src, month), idx in indices.items()]
     with locked(data_dir):
-        return _merge(groups, data_dir, run_id)
+        return _merge(groups, data_dir, run_id, workers or default_workers())
 
 
-def load_staged(partitions: list[Path], data_dir: str | Path, run_id: str) -> dict[str, Any]:
+def load_staged(partitions: list[Path], data_dir: str | Path, run_id: str, *,
+                workers: int | None = None) -> dict[str, Any]:
     """Merge a staged batch, one staged file per lake partition, a few partitions at a time
-    (memory: the partitions in flight)."""
+    (memory: the partitions in flight) in `workers` threads (default: one per core)."""
     if not partitions:
         return _counts()
+    workers = workers or default_workers()
     # Every id up front (finding the copies stored elsewhere needs them all before the first
     # merge); the full rows are read once, by the partition's merge.
-    with ThreadPoolExecutor(Settings.from_env().workers) as pool:
+    with ThreadPoolExecutor(workers) as pool:
         keys = list(pool.map(_read_keys, partitions))
     groups = [_Group(k["source"][0].as_py(), path.parent.name.split("=", 1)[1], k["article_id"],
                      partial(_read, path, schema=batch_schema()))
               for path, k in zip(partitions, keys, strict=True)]
     with locked(data_dir):
-        return _merge(groups, data_dir, run_id)
+        return _merge(groups, data_dir, run_id, workers)
 
 
 def _read_keys(path: Path) -> pa.Table:
@@ -192,7 +196,7 @@ def _ids_of(path: Path) -> pa.Table | DamagedPartition:
         return exc
 
 
-def _stored_elsewhere(root: Path, groups: list[_Group], paths: list[Path]
+def _stored_elsewhere(root: Path, groups: list[_Group], paths: list[Path], workers: int
                       ) -> tuple[list[dict[str, set[Path]]], list[Path]]:
     """For each group, its articles stored in another partition file than its own, and where: a
     changed date moves an article, and a crash mid-move can leave it in two files until the
@@ -202,7 +206,7 @@ def _stored_elsewhere(root: Path, groups: list[_Group], paths: list[Path]
     stored row."""
     out: list[dict[str, set[Path]]] = [{} for _ in groups]
     candidates = partition_files(root.parent.parent, {g.source for g in groups})
-    with ThreadPoolExecutor(Settings.from_env().workers) as pool:
+    with ThreadPoolExecutor(workers) as pool:
         read = list(pool.map(_ids_of, candidates))
     damaged = [p for p, t in zip(candidates, read, strict=True) if not isinstance(t, pa.Table)]
     tables = [(p, t) for p, t in zip(candidates, read, strict=True) if isinstance(t, pa.Table)]
@@ -228,7 +232,8 @@ def _stored_elsewhere(root: Path, groups: list[_Group], paths: list[Path]
     return out, damaged
 
 
-def _merge(groups: list[_Group], data_dir: str | Path, run_id: str) -> dict[str, Any]:
+def _merge(groups: list[_Group], data_dir: str | Path, run_id: str, threads: int
+           ) -> dict[str, Any]:
     """Merge each group into its partition, in Arrow, a few partitions at a time in threads.
     Counts and history follow the groups' order, whichever thread finishes first. A partition
     that replaces versions is written only after they are kept in the history, which is done
@@ -238,9 +243,8 @@ def _merge(groups: list[_Group], data_dir: str | Path, run_id: str) -> dict[str,
     only then); the other partitions are merged."""
     root = articles_root(data_dir)
     paths = [partition_dir(root, g.source, g.month) / PART for g in groups]
-    elsewhere, damaged = _stored_elsewhere(root, groups, paths)
+    elsewhere, damaged = _stored_elsewhere(root, groups, paths, threads)
     counts = _counts()
-    threads = Settings.from_env().workers
 
     def run(indices: list[int], history_kept: bool) -> Iterator[tuple[int, _Done]]:
         tasks = (partial(_merge_one, groups[i], paths[i], elsewhere[i], run_id, history_kept)

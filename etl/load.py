@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from contracts.dates import utc
 from contracts.layout import staging_dir, window_label
-from contracts.settings import Settings
+from contracts.settings import DEFAULT_MAX_QUARANTINE_SHARE
 from etl import clusters, health, lake, migrate, runids, verify, warehouse
 from etl.clean import clean_quarantine
 from etl.transform import staged_partitions
@@ -94,17 +94,19 @@ def _read_ahead(batches: Iterator[tuple[str, pa.Table]]
 
 
 def load_lake(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
-              run_id: str) -> dict[str, Any]:
+              run_id: str, workers: int | None = None, neardup: bool = True) -> dict[str, Any]:
+    """The staged window into the lake, merged in `workers` threads (default: one per core);
+    with `neardup`, its near-duplicate labels brought up to date and the index installed."""
     start, end = utc(start), utc(end)
     partitions, quarantine, _ = _staged(data_dir, start, end)
 
     def merge() -> dict[str, Any]:
-        return lake.load_staged(partitions, data_dir, run_id)
+        return lake.load_staged(partitions, data_dir, run_id, workers=workers)
 
     # Labels, lake and index under one lock: two windows at once label as one after the other.
     folder = staging_dir(data_dir, start, end)
     counts = (clusters.load_window(folder, partitions, data_dir, merge)
-              if clusters.enabled() else merge())
+              if neardup else merge())
     lake.write_quarantine(quarantine, data_dir, window_label(start, end))
     if counts.get("damaged_partitions"):  # the others are loaded; the check fails on these
         log.error("damaged lake partitions left as they were (run `nightdesk repair`): %s",
@@ -225,10 +227,13 @@ def _already_loaded(conn: sa.Connection, run_id: str, start: datetime, end: date
 
 
 def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
-          warehouse_url: str, run_id: str | None = None) -> dict[str, Any]:
+          warehouse_url: str, run_id: str | None = None,
+          max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE, neardup: bool = True
+          ) -> dict[str, Any]:
     """The lake and the warehouse hold this window's articles with the same content, the
-    share of quarantined pages stays under the configured limit, and every source is healthy
-    (etl/health.py: the run's rows, `run_id`, else the window's latest)."""
+    share of quarantined pages stays at most `max_quarantine_share`, and every source is
+    healthy (etl/health.py: the run's rows, `run_id`, else the window's latest). The
+    near-duplicate index is checked when `neardup` is on."""
     start, end = utc(start), utc(end)
     partitions, quarantine, manifest = _staged(data_dir, start, end)
     batch = _staged_keys(partitions)
@@ -237,7 +242,8 @@ def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
     # a damaged file is named with its fix, never fatal to the reading.
     folder = staging_dir(data_dir, start, end) / "batch"
     in_lake, dup_in_lake, damage = verify.window_lake(
-        data_dir, [lake.articles_root(data_dir) / p.relative_to(folder) for p in partitions])
+        data_dir, [lake.articles_root(data_dir) / p.relative_to(folder) for p in partitions],
+        neardup=neardup)
     eng = warehouse.engine(warehouse_url)
     with eng.connect() as conn:
         found = warehouse.lookup(conn, "article_id", sorted(ids))
@@ -256,7 +262,7 @@ def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
                for s in manifest["sources"].values())
     failed = int((~quarantine["reason"].isin(ROUTINE_REJECTS)).sum()) if len(quarantine) else 0
     share = failed / seen if seen else 0.0
-    limit = Settings.from_env().max_quarantine_share
+    limit = max_quarantine_share
     if share > limit:
         problems.append(f"{failed} of {seen} pages quarantined "
                         f"({share:.0%} > {limit:.0%}); has the site's markup changed? "

@@ -138,13 +138,15 @@ def rebuild_lake_file(path: Path, data_dir: str | Path, warehouse_url: str) -> s
 
 
 def repair(data_dir: str | Path, warehouse_url: str, *, recrawl: Callable[[Path], str],
-           only: Iterable[str] = ()) -> tuple[list[str], list[verify.Problem]]:
+           only: Iterable[str] = (), workers: int | None = None, neardup: bool = True
+           ) -> tuple[list[str], list[verify.Problem]]:
     """Fix what verify reports (only the problems naming one of `only`'s paths, when given).
     `recrawl(stats_path)` crawls a damaged raw window again and reloads it (the crawl is the
     app layer's: nightdesk.pipeline.recrawl). Returns (what was done, the problems a verify after
     it still finds)."""
     wanted = {str(Path(p).resolve()) for p in only}
-    problems = [p for p in verify.verify(data_dir, warehouse_url)
+    problems = [p for p in verify.verify(data_dir, warehouse_url, workers=workers,
+                                         neardup=neardup)
                 if not wanted or str(Path(p.path).resolve()) in wanted]
     done: list[str] = []
 
@@ -173,16 +175,17 @@ def repair(data_dir: str | Path, warehouse_url: str, *, recrawl: Callable[[Path]
         elif kind == verify.RAW:
             for p in todo:
                 attempt(p.path, partial(recrawl, Path(p.path)))
-    return done, verify.verify(data_dir, warehouse_url)
+    return done, verify.verify(data_dir, warehouse_url, workers=workers, neardup=neardup)
 
 
 def main(data_dir: str | Path, warehouse_url: str, recrawl: Callable[[Path], str],
-         only: Iterable[str] = ()) -> int:
+         only: Iterable[str] = (), *, workers: int | None = None, neardup: bool = True) -> int:
     if not Path(data_dir).is_dir():
         print(f"nightdesk repair: no data dir at {data_dir}", file=sys.stderr)
         return 2
     try:
-        done, left = repair(data_dir, warehouse_url, recrawl=recrawl, only=only)
+        done, left = repair(data_dir, warehouse_url, recrawl=recrawl, only=only,
+                            workers=workers, neardup=neardup)
     except sa.exc.SQLAlchemyError as exc:  # the message only: the URL may hold a password
         print(f"nightdesk repair: cannot use the warehouse: {verify.first_line(exc)}",
               file=sys.stderr)

@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime
@@ -39,7 +40,7 @@ from contracts.dates import utc
 from contracts.fsutil import release, replace_dir, sweep, work_dir
 from contracts.layout import staging_dir, window_dir, window_label
 from contracts.schema import CRAWL_FIELDS, EARLIEST, FUTURE_SLACK, LIST_FIELDS, batch_schema
-from contracts.settings import DEFAULT_CHUNK_ROWS, Settings
+from contracts.settings import DEFAULT_CHUNK_ROWS, default_workers
 from etl import clusters, dedupe, migrate, warehouse
 from etl.clean import clean, clean_fetched, clean_quarantine
 from etl.lake import write_atomic
@@ -180,7 +181,7 @@ class _Chunk:
     source: str
     span: tuple[int, int, int]
     part: Path
-    sketch: Path
+    sketch: Path | None  # where its near-duplicate sketches go; None: clustering is off
 
 
 # What clean() made valid, counted per source in the manifest (and the transform's figures).
@@ -207,7 +208,7 @@ def _process_chunk(chunk: _Chunk) -> _Result:
     schema = batch_schema()
     pq.write_table(pa.Table.from_pandas(valid[schema.names], schema=schema,
                                         preserve_index=False), chunk.part)
-    if clusters.enabled():  # bodies are in memory now; the labels come after dedupe
+    if chunk.sketch:  # bodies are in memory now; the labels come after dedupe
         clusters.save_part_sketches(valid["body"], chunk.sketch)
     return items, quarantine, valid[list(KEY_COLUMNS)].assign(_row=np.arange(len(valid))), counts
 
@@ -299,9 +300,10 @@ def _existing(keys: pd.DataFrame, warehouse_url: str) -> pd.DataFrame:
 
 def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
               data_dir: str | Path, warehouse_url: str, chunk_rows: int | None = None,
-              workers: int | None = None) -> dict[str, Any]:
-    """`chunk_rows` defaults to CHUNK_ROWS, `workers` to the settings' (NIGHTDESK_WORKERS); the
-    entry points pass both from the Settings they read."""
+              workers: int | None = None, neardup: bool = True) -> dict[str, Any]:
+    """`chunk_rows` articles per worker task (default CHUNK_ROWS), `workers` processes (default:
+    one per core), near-duplicate labels when `neardup`; the entry points pass all three from
+    the Settings they read."""
     start, end = utc(start), utc(end)
     final = staging_dir(data_dir, start, end)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -310,7 +312,7 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
     (work / "parts").mkdir()
     try:
         summary = _transform(start, end, sources, data_dir, warehouse_url, work,
-                             chunk_rows or CHUNK_ROWS, workers or Settings.from_env().workers)
+                             chunk_rows or CHUNK_ROWS, workers or default_workers(), neardup)
         replace_dir(work, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -320,7 +322,7 @@ def transform(start: str | datetime, end: str | datetime, *, sources: list[str],
 
 
 def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str | Path,
-               warehouse_url: str, work: Path, chunk_rows: int, workers: int
+               warehouse_url: str, work: Path, chunk_rows: int, workers: int, neardup: bool
                ) -> dict[str, Any]:
     schema = batch_schema()
     quarantine: list[dict[str, Any]] = []
@@ -331,6 +333,15 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
     chunks: list[_Chunk] = []
     sketch_files: dict[int, Path] = {}
     crawled: dict[str, tuple[Path, int | None]] = {}
+    phases: dict[str, float] = {}  # seconds per phase, in the figures: where a long night went
+    began = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal began
+        now = time.perf_counter()
+        phases[name] = round(now - began, 2)
+        began = now
+
     for source in sources:
         folder = _crawl_window(data_dir, source, start, end)
         stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
@@ -349,7 +360,8 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
         for span in _spans(articles, chunk_rows):
             i = len(chunks)
             chunks.append(_Chunk(articles, source, span,
-                                 work / "parts" / f"part-{i:05d}.parquet", _sketch_file(work, i)))
+                                 work / "parts" / f"part-{i:05d}.parquet",
+                                 _sketch_file(work, i) if neardup else None))
     for chunk, (items, bad, valid_keys, cleaned) in zip(chunks, _run_chunks(chunks, workers),
                                                          strict=True):
         manifest[chunk.source]["items"] += items
@@ -358,9 +370,11 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
         quarantine += bad
         if valid_keys is not None:
             keys.append(valid_keys.assign(_part=len(parts)))
-            sketch_files[len(parts)] = chunk.sketch
+            if chunk.sketch:
+                sketch_files[len(parts)] = chunk.sketch
             parts.append(chunk.part)
 
+    lap("clean_s")
     for source, (path, counted) in crawled.items():
         quarantine += _raw_count_check(source, path, manifest[source]["items"], counted)
 
@@ -374,13 +388,16 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
         del all_keys
         kept, dup_loaded = dedupe.against_loaded(kept, _existing(kept, warehouse_url))
         duplicates = pd.concat([dup_in, dup_loaded], ignore_index=True)
-        if clusters.enabled() and len(kept):
+        lap("dedupe_s")
+        if neardup and len(kept):
             labels = clusters.label_batch(
                 kept[["article_id", "_part", "_row"]].assign(
                     published_at=kept["published_at"].fillna(kept["crawled_at"])),
                 sketch_files, data_dir,
                 work / clusters.STAGED)
+            lap("near_duplicates_s")
         _write_batch(parts, kept, work / "batch", schema, labels)
+        lap("batch_s")
     else:
         kept = pd.DataFrame(columns=[*KEY_COLUMNS, "_part", "_row"])
 
@@ -407,8 +424,10 @@ def _transform(start: datetime, end: datetime, sources: list[str], data_dir: str
            "sources": manifest,
            "duplicates": duplicates[["article_id", "duplicate_of"]].to_dict("records")}
     (work / "manifest.json").write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    lap("rest_s")
     return {"window": window_label(start, end), "articles": len(kept),
-            "quarantined": len(q), "duplicates": len(duplicates), "sources": manifest}
+            "quarantined": len(q), "duplicates": len(duplicates), "sources": manifest,
+            "phases": phases}
 
 
 def _sketch_file(work: Path, part: int) -> Path:

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from contracts.schema import arrow_schema
-from contracts.settings import Settings
+from contracts.settings import default_workers
 from etl import clusters, lake, warehouse
 from etl.clean import content_hash
 from etl.neardup import NearDupIndex
@@ -108,9 +108,10 @@ def scan_partition(path: Path) -> tuple[pd.DataFrame | None, Problem | None]:
     return keys, None
 
 
-def _scan_lake(data_dir: str | Path) -> tuple[pd.DataFrame, list[Problem], set[str]]:
+def _scan_lake(data_dir: str | Path, workers: int
+               ) -> tuple[pd.DataFrame, list[Problem], set[str]]:
     files = lake.partition_files(data_dir)
-    with ThreadPoolExecutor(Settings.from_env().workers) as pool:
+    with ThreadPoolExecutor(workers) as pool:
         scanned = list(pool.map(scan_partition, files))
     problems = [p for _, p in scanned if p is not None]
     unreadable = {str(f) for f, (k, _) in zip(files, scanned, strict=True) if k is None}
@@ -212,8 +213,6 @@ def _compare(data_dir: str | Path, in_lake: pd.DataFrame, in_sql: pd.DataFrame,
 
 def _check_index(data_dir: str | Path, ids: set[str] | None) -> list[Problem]:
     """The index decodes, matches its digest and (`ids` given) indexes exactly `ids`."""
-    if not clusters.enabled():
-        return []
     path = clusters.index_path(data_dir)
     if not path.exists():
         if ids:
@@ -274,14 +273,19 @@ def _check_raw(data_dir: str | Path) -> list[Problem]:
 
 # -- entry points ---------------------------------------------------------------------------------
 
-def verify(data_dir: str | Path, warehouse_url: str) -> list[Problem]:
-    """Every problem in the data dir and the warehouse (full verify)."""
-    in_lake, problems, unreadable = _scan_lake(data_dir)
-    with ThreadPoolExecutor(Settings.from_env().workers) as pool:
+def verify(data_dir: str | Path, warehouse_url: str, *, workers: int | None = None,
+           neardup: bool = True) -> list[Problem]:
+    """Every problem in the data dir and the warehouse (full verify), reading in `workers`
+    threads (default: one per core); the near-duplicate index only when `neardup` is on."""
+    workers = workers or default_workers()
+    in_lake, problems, unreadable = _scan_lake(data_dir, workers)
+    with ThreadPoolExecutor(workers) as pool:
         problems += [p for p in pool.map(_scan_other, _other_lake_files(data_dir)) if p]
     in_sql = _warehouse_keys(warehouse_url)
     problems += _compare(data_dir, in_lake, in_sql, unreadable)
-    problems += _check_index(data_dir, set(in_lake["article_id"]) | set(in_sql["article_id"]))
+    if neardup:
+        problems += _check_index(data_dir,
+                                 set(in_lake["article_id"]) | set(in_sql["article_id"]))
     problems += _check_raw(data_dir)
     return problems
 
@@ -291,7 +295,8 @@ def _stamp(data_dir: str | Path) -> Path:
     return Path(data_dir) / ".verified"
 
 
-def cheap(data_dir: str | Path, done: Iterable[Path] = ()) -> list[Problem]:
+def cheap(data_dir: str | Path, done: Iterable[Path] = (), *, neardup: bool = True
+          ) -> list[Problem]:
     """The nightly part: each lake file changed since the last clean check (so also one whose
     bytes were overwritten since) decoded in full with its hashes recomputed, every other
     file's footer (a cut or garbled end fails it), the index likewise, and an index present
@@ -316,7 +321,7 @@ def cheap(data_dir: str | Path, done: Iterable[Path] = ()) -> list[Problem]:
         except (OSError, pa.ArrowException) as exc:
             kind = LAKE_PARTITION if is_partition else LAKE_FILE
             problems.append(Problem(kind, str(path), f"cannot be read ({exc})"))
-    if clusters.enabled():
+    if neardup:
         path = clusters.index_path(data_dir)
         if path.exists() and path.stat().st_mtime_ns >= since:
             problems += _check_index(data_dir, None)
@@ -331,7 +336,7 @@ def cheap(data_dir: str | Path, done: Iterable[Path] = ()) -> list[Problem]:
     return problems
 
 
-def window_lake(data_dir: str | Path, files: list[Path]
+def window_lake(data_dir: str | Path, files: list[Path], *, neardup: bool = True
                 ) -> tuple[dict[str, str], int, list[Problem]]:
     """The nightly check's part: a window's lake partitions (`files`) decoded in full with
     their hashes recomputed, the ids of their sources' other partitions (an article stored
@@ -341,7 +346,8 @@ def window_lake(data_dir: str | Path, files: list[Path]
     started = time.time_ns()
     files = [f for f in files if f.exists()]
     scanned = [scan_partition(f) for f in files]
-    problems = [p for _, p in scanned if p is not None] + cheap(data_dir, done=files)
+    problems = [p for _, p in scanned if p is not None] + cheap(data_dir, done=files,
+                                                              neardup=neardup)
     keys = [k for k, _ in scanned if k is not None]
     in_lake = {a: h for k in keys
                for a, h in zip(k["article_id"], k["content_hash"], strict=True)}
@@ -372,14 +378,15 @@ def first_line(exc: BaseException) -> str:
     return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
-def main(data_dir: str | Path, warehouse_url: str) -> int:
+def main(data_dir: str | Path, warehouse_url: str, *, workers: int | None = None,
+         neardup: bool = True) -> int:
     """Print each problem (file, what, fix) and each damaged file's path; 1 when any (2 when
     the data dir or the warehouse cannot be read at all)."""
     if not Path(data_dir).is_dir():
         print(f"nightdesk verify: no data dir at {data_dir}", file=sys.stderr)
         return 2
     try:
-        problems = verify(data_dir, warehouse_url)
+        problems = verify(data_dir, warehouse_url, workers=workers, neardup=neardup)
     except sa.exc.SQLAlchemyError as exc:  # the message only: the URL may hold a password
         print(f"nightdesk verify: cannot read the warehouse: {first_line(exc)}",
               file=sys.stderr)

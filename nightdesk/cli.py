@@ -120,9 +120,10 @@ def cmd_check_data(args: argparse.Namespace) -> int:
                                      sources_file=getattr(args, "sources", None))
     data, url = settings.data_dir, settings.warehouse
     migrate(url)  # a fresh or behind warehouse, so both read the schema this code knows
+    knobs = {"workers": settings.workers, "neardup": settings.neardup}
     if args.command == "verify":
-        return verify.main(data, url)
-    return repair.main(data, url, partial(recrawl, settings=settings), args.paths)
+        return verify.main(data, url, **knobs)
+    return repair.main(data, url, partial(recrawl, settings=settings), args.paths, **knobs)
 
 
 def add_verify(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -15,16 +15,12 @@ from contracts.settings import Settings
 
 # Scrapy, pandas & co. are imported by the step that needs them, not by `nightdesk --help`.
 def __getattr__(name: str) -> Any:
-    """The ETL's load steps, the schema step (migrate, SchemaNotCurrent) and the crawl's
-    NothingToCrawl (the DAG fails such a crawl at once), as this layer's names."""
-    if name in ("load_lake", "load_warehouse", "check"):
-        from etl import load
+    """The two failures a caller (the DAG) tells apart, as this layer's names: a warehouse
+    behind the code (SchemaNotCurrent) and a window with nothing to crawl (NothingToCrawl)."""
+    if name == "SchemaNotCurrent":
+        from etl.migrate import SchemaNotCurrent
 
-        return getattr(load, name)
-    if name in ("migrate", "SchemaNotCurrent"):
-        from etl import migrate
-
-        return getattr(migrate, name)
+        return SchemaNotCurrent
     if name == "NothingToCrawl":
         from spiders.run import NothingToCrawl
 
@@ -71,25 +67,56 @@ def crawl(source: str, start: str | datetime, end: str | datetime, *,
                         data_dir=settings.data_dir, export_known=memory, settings=settings)
 
 
+def migrate(settings: Settings) -> dict[str, str | None]:
+    """The deploy step: the warehouse at this code's schema (the other steps only check it)."""
+    from etl.migrate import migrate as upgrade
+
+    return upgrade(settings.warehouse)
+
+
 def transform(start: str | datetime, end: str | datetime, sources: list[str],
               settings: Settings) -> dict[str, Any]:
     from etl.transform import transform as transform_window
 
     return transform_window(start, end, sources=list(sources), data_dir=settings.data_dir,
                             warehouse_url=settings.warehouse, chunk_rows=settings.chunk_rows,
-                            workers=settings.workers)
+                            workers=settings.workers, neardup=settings.neardup)
+
+
+def load_lake(start: str | datetime, end: str | datetime, run_id: str,
+              settings: Settings) -> dict[str, Any]:
+    from etl.load import load_lake as load
+
+    return load(start, end, data_dir=settings.data_dir, run_id=run_id,
+                workers=settings.workers, neardup=settings.neardup)
+
+
+def load_warehouse(start: str | datetime, end: str | datetime, run_id: str,
+                   settings: Settings) -> dict[str, Any]:
+    from etl.load import load_warehouse as load
+
+    return load(start, end, data_dir=settings.data_dir, warehouse_url=settings.warehouse,
+                run_id=run_id)
+
+
+def check(start: str | datetime, end: str | datetime, run_id: str | None,
+          settings: Settings) -> dict[str, Any]:
+    from etl.load import check as check_window
+
+    return check_window(start, end, data_dir=settings.data_dir,
+                        warehouse_url=settings.warehouse, run_id=run_id,
+                        max_quarantine_share=settings.max_quarantine_share,
+                        neardup=settings.neardup)
 
 
 def run(start: str, end: str, *, sources_file: str | Path, data_dir: str | Path,
         warehouse_url: str, run_id: str, only: list[str] | None = None,
         refetch: bool = False, settings: Settings | None = None) -> dict:
     """Crawl every configured source for [start, end), then transform, load and check."""
-    from etl.load import check, load_lake, load_warehouse
-    from etl.migrate import migrate
     from spiders.sources import load_sources
 
     settings = settings_for(sources_file, data_dir, warehouse_url, settings)
-    migrate(warehouse_url)  # a fresh or behind warehouse; the steps below only check
+    migrate(settings)  # a fresh or behind warehouse; the steps below only check
     names = only or list(load_sources(sources_file))
     crawls = [crawl(n, start, end, sources_file=sources_file, data_dir=data_dir,
                     warehouse_url=warehouse_url, refetch=refetch, settings=settings)
@@ -98,9 +125,9 @@ def run(start: str, end: str, *, sources_file: str | Path, data_dir: str | Path,
         print(f"crawled {c['source']} ({c['mode']}) from the {c['where']}: {c['items']} "
               f"articles, {c['pages_fetched']} pages", file=sys.stderr)
     staged = transform(start, end, names, settings)
-    lake = load_lake(start, end, data_dir=data_dir, run_id=run_id)
-    wh = load_warehouse(start, end, data_dir=data_dir, warehouse_url=warehouse_url, run_id=run_id)
-    checked = check(start, end, data_dir=data_dir, warehouse_url=warehouse_url)
+    lake = load_lake(start, end, run_id, settings)
+    wh = load_warehouse(start, end, run_id, settings)
+    checked = check(start, end, None, settings)
     return {"run_id": run_id, "crawls": crawls, "transform": staged, "lake": lake,
             "warehouse": wh, "check": checked}
 
@@ -110,7 +137,6 @@ def recrawl(path: Path, settings: Settings) -> str:
     transform and load it (every source that has a complete crawl of that window, so its staged
     figures stay whole)."""
     from contracts.layout import parse_window_dir
-    from etl.load import load_lake, load_warehouse
     from spiders.sources import load_sources
 
     folder = path.parent
@@ -124,6 +150,6 @@ def recrawl(path: Path, settings: Settings) -> str:
                      for p in Path(data_dir, "raw").glob(f"source=*/{folder.name}/stats.json"))
     run_id = f"repair__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}__{uuid.uuid4().hex[:8]}"
     transform(start, end, sources, settings)
-    load_lake(start, end, data_dir=data_dir, run_id=run_id)
-    load_warehouse(start, end, data_dir=data_dir, warehouse_url=url, run_id=run_id)
+    load_lake(start, end, run_id, settings)
+    load_warehouse(start, end, run_id, settings)
     return f"crawled {source} again for {folder.name} and reloaded it (run {run_id})"

@@ -64,10 +64,12 @@ def land(data: Path, source: str, start: datetime, articles: list[dict[str, Any]
         encoding="utf-8")
 
 
-def run(data: Path, url: str, start: datetime, sources: list[str], run_id: str) -> dict:
+def run(data: Path, url: str, start: datetime, sources: list[str], run_id: str,
+        neardup: bool = True) -> dict:
     end = start + timedelta(days=1)
-    summary = transform.transform(start, end, sources=sources, data_dir=data, warehouse_url=url)
-    load.load_lake(start, end, data_dir=data, run_id=run_id)
+    summary = transform.transform(start, end, sources=sources, data_dir=data, warehouse_url=url,
+                                  neardup=neardup)
+    load.load_lake(start, end, data_dir=data, run_id=run_id, neardup=neardup)
     migrate.migrate(url)
     load.load_warehouse(start, end, data_dir=data, warehouse_url=url, run_id=run_id)
     return summary
@@ -90,7 +92,6 @@ def stores(tmp_path: Path) -> tuple[Path, str]:
 
 
 def test_copies_across_sources_and_runs_are_labelled_not_dropped(stores, monkeypatch):
-    monkeypatch.delenv("NIGHTDESK_NEARDUP", raising=False)
     data, url = stores
     wire = GRAIN + "\n\nReporting by the wire desk; editing by the night editor."
     land(data, "alpha", DAY1, [article("alpha", "1", GRAIN, "2022-01-31T09:00:00+00:00"),
@@ -116,7 +117,6 @@ def test_copies_across_sources_and_runs_are_labelled_not_dropped(stores, monkeyp
 
 
 def test_rerun_keeps_labels_and_index(stores, monkeypatch):
-    monkeypatch.delenv("NIGHTDESK_NEARDUP", raising=False)
     data, url = stores
     land(data, "alpha", DAY3, [article("alpha", "1", GRAIN, "2022-02-02T09:00:00+00:00"),
                                article("alpha", "5", GRAIN + "\n\nUpdated with prices.",
@@ -130,13 +130,12 @@ def test_rerun_keeps_labels_and_index(stores, monkeypatch):
     assert after == before
 
 
-def test_switched_off_leaves_labels_null_and_keeps_no_index(stores, monkeypatch):
-    monkeypatch.setenv("NIGHTDESK_NEARDUP", "0")
+def test_switched_off_leaves_labels_null_and_keeps_no_index(stores):
     data, url = stores
     land(data, "alpha", DAY1, [article("alpha", "1", GRAIN, "2022-01-31T09:00:00+00:00"),
                                article("alpha", "9", GRAIN + "\n\nMore.",
                                        "2022-01-31T10:00:00+00:00")])
-    run(data, url, DAY1, ["alpha"], "r1")
+    run(data, url, DAY1, ["alpha"], "r1", neardup=False)
     assert labels(data, url)[0] == {"alpha:1": None, "alpha:9": None}
     assert not clusters.index_path(data).exists()
 
@@ -144,7 +143,6 @@ def test_switched_off_leaves_labels_null_and_keeps_no_index(stores, monkeypatch)
 def test_windows_loaded_after_both_were_transformed_lose_no_article(stores, monkeypatch):
     """A backfill may transform two windows before loading either: the second load finds the
     index changed since its transform and adds its batch instead of replacing the index."""
-    monkeypatch.delenv("NIGHTDESK_NEARDUP", raising=False)
     data, url = stores
     land(data, "alpha", DAY1, [article("alpha", "1", GRAIN, "2022-01-31T09:00:00+00:00"),
                                article("alpha", "2", METRO, "2022-01-31T10:00:00+00:00")])

@@ -33,14 +33,6 @@ def raw(data: Path) -> None:
          + [story("beta", 30 + i, "2022-02-01T09:00:00+00:00") for i in range(2)])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def in_process():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NIGHTDESK_WORKERS", "1")
-        mp.delenv("NIGHTDESK_NEARDUP", raising=False)
-        yield
-
-
 @pytest.fixture(scope="module")
 def serial(tmp_path_factory) -> dict[tuple, dict[str, Any]]:
     """The state after the two windows one after the other, in either order."""

@@ -125,10 +125,11 @@ def recount(folder: Path, articles: int) -> None:
 
 
 def stage(data: Path, url: str, articles: list[dict[str, Any]],
-          rejects: list[dict[str, Any]] = ()) -> dict[str, Any]:
+          rejects: list[dict[str, Any]] = (), workers: int | None = None) -> dict[str, Any]:
     """Land a raw window and transform it into staging."""
     land(data, articles, rejects)
-    return transform.transform(START, END, sources=[SOURCE], data_dir=data, warehouse_url=url)
+    return transform.transform(START, END, sources=[SOURCE], data_dir=data, warehouse_url=url,
+                               workers=workers)
 
 
 def staged_quarantine(data: Path) -> pd.DataFrame:
@@ -678,6 +679,9 @@ def test_transform_in_worker_processes_stages_what_one_process_stages(tmp_path, 
         summary = transform.transform(START, END, sources=[SOURCE], data_dir=data,
                                       warehouse_url=f"sqlite:///{data / 'w.db'}",
                                       chunk_rows=chunk_rows, workers=n_workers)
+        # seconds per phase: timing, not content
+        assert set(summary.pop("phases")) == {"clean_s", "dedupe_s", "near_duplicates_s",
+                                              "batch_s", "rest_s"}
         quarantine = staged_quarantine(data).drop(columns="seen_at")
         manifest = json.loads((transform.staging_dir(data, START, END) / "manifest.json")
                               .read_text(encoding="utf-8"))
@@ -724,14 +728,13 @@ def test_transform_in_a_daemonic_process_cleans_in_process(tmp_path, wh_url, mon
         raise AssertionError("daemonic processes are not allowed to have children")
 
     monkeypatch.setattr(transform, "CHUNK_ROWS", 1)
-    monkeypatch.setenv("NIGHTDESK_WORKERS", "2")
     monkeypatch.setattr(transform, "ProcessPoolExecutor", no_pool)
     monkeypatch.setattr(transform.multiprocessing, "current_process",
                         lambda: type("Daemon", (), {"daemon": True})())
     summary = stage(tmp_path, wh_url, [raw_article(article_id=f"moscowtimes:{i}",
                                                    url=f"https://www.themoscowtimes.com/a{i}",
                                                    body=f"Story number {i}.")
-                                       for i in range(3)])
+                                       for i in range(3)], workers=2)
     assert summary["articles"] == 3
 
 
@@ -808,19 +811,19 @@ def test_transform_keeps_the_crawl_time_of_every_reject(tmp_path, wh_url):
 
 # -- check ---------------------------------------------------------------------------------------
 
-def test_check_fails_when_quarantine_share_exceeds_the_limit(tmp_path, wh_url, monkeypatch):
+def test_check_fails_when_quarantine_share_exceeds_the_limit(tmp_path, wh_url):
     stage(tmp_path, wh_url,
           [raw_article(article_id=f"moscowtimes:{n}") for n in (1, 2, 3)]
           + [raw_article(article_id="moscowtimes:4", body="")],
           [reject("https://www.themoscowtimes.com/2022/01/31/broken-a5")])
     load.load_lake(START, END, data_dir=tmp_path, run_id="run-1")
     load_wh(tmp_path, wh_url, "run-1")
-    monkeypatch.setenv("NIGHTDESK_MAX_QUARANTINE_SHARE", "0.4")
-    result = load.check(START, END, data_dir=tmp_path, warehouse_url=wh_url)
+    result = load.check(START, END, data_dir=tmp_path, warehouse_url=wh_url,
+                        max_quarantine_share=0.4)
     assert (result["quarantine_share"], result["problems"]) == (0.4, [])
-    monkeypatch.setenv("NIGHTDESK_MAX_QUARANTINE_SHARE", "0.39")
     with pytest.raises(CheckFailed, match=r"2 of 5 pages quarantined"):
-        load.check(START, END, data_dir=tmp_path, warehouse_url=wh_url)
+        load.check(START, END, data_dir=tmp_path, warehouse_url=wh_url,
+                   max_quarantine_share=0.39)
 
 
 @pytest.mark.parametrize("lines", [

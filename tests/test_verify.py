@@ -113,16 +113,6 @@ def snapshot(data: Path, url: str, volatile: bool = True) -> dict[str, Any]:
     return {"lake": in_lake, "warehouse": in_sql, "index": index.sort_index().to_dict()}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def in_process():
-    """Windows of a few dozen articles: cleaned in this process (a spawned pool costs
-    seconds), with near-duplicate labels on."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NIGHTDESK_WORKERS", "1")
-        mp.delenv("NIGHTDESK_NEARDUP", raising=False)
-        yield
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Any]:
     """Window 1 loaded (the state each test damages), and the clean state after window 2."""
