@@ -3,7 +3,7 @@
 NIGHTDESK_REPLICA_HANDLER names it (the checkout sets it: the Makefile, bin/airflow, the tests) and
 spiders/run.py loads it for a source with `replica = true`; no shipped module names it, and the
 installed package does not ship replica/. The replica starts on 127.0.0.1 at a free port when the
-crawl opens and stops when it closes; the source's hosts (NIGHTDESK_REPLICA_HOSTS) are sent to it,
+crawl opens and stops when it closes; the source's hosts (REPLICA_HOSTS) are sent to it,
 everything else goes out untouched (and the address guard refuses it: a replica crawl stays local).
 """
 
@@ -21,7 +21,7 @@ class ReplicaDownloadHandler(ReplicaRoutingHandler):
 
     def __init__(self, crawler: Any) -> None:
         super().__init__(crawler)
-        now = crawler.settings.get("NIGHTDESK_REPLICA_NOW")
+        now = crawler.settings.get("REPLICA_NOW")
         kwargs = {"now": datetime.fromisoformat(now)} if now else {}
         self._server = ReplicaServer(**kwargs).start()
         self._target = f"127.0.0.1:{self._server.port}"

@@ -21,7 +21,7 @@ class StatsDump:
 
     @classmethod
     def from_crawler(cls, crawler):
-        ext = cls(crawler, crawler.settings.get("NIGHTDESK_STATS_PATH"))
+        ext = cls(crawler, crawler.settings.get("CRAWL_STATS_PATH"))
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 

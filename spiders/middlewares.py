@@ -119,11 +119,11 @@ class AddressPolicy:
     """
 
     def __init__(self, settings: BaseSettings, resolve: Resolver = reactor_resolve) -> None:
-        self.allowed = parse_networks(settings.getlist("NIGHTDESK_ALLOWED_ADDRESSES"))
-        self.replica_addr: str | None = settings.get("NIGHTDESK_REPLICA_ADDR") or None
+        self.allowed = parse_networks(settings.getlist("ADDRESS_ALLOWLIST"))
+        self.replica_addr: str | None = settings.get("REPLICA_ADDR") or None
         self.routed: frozenset[str] = frozenset()
         if self.replica_addr:
-            self.routed = frozenset(h.lower() for h in settings.getlist("NIGHTDESK_REPLICA_HOSTS"))
+            self.routed = frozenset(h.lower() for h in settings.getlist("REPLICA_HOSTS"))
             replica_ip = ip_literal(self.replica_addr.rsplit(":", 1)[0])
             if replica_ip is not None:
                 self.allowed += (ipaddress.ip_network(replica_ip),)
@@ -286,10 +286,10 @@ class PoliteRetryMiddleware(RetryMiddleware):
 
     - Retry-After (429/503...) is honoured: the retry, and every other request to that host
       (the server said it is overloaded), waits at least that long. Above
-      NIGHTDESK_RETRY_AFTER_MAX the request is given up at once: waiting an hour is not an
+      RETRY_AFTER_MAX the request is given up at once: waiting an hour is not an
       option in a nightly run, and retrying earlier than asked would be rude.
-    - Without Retry-After, retries back off exponentially: NIGHTDESK_RETRY_BACKOFF s, then
-      twice that, ... (capped at NIGHTDESK_RETRY_AFTER_MAX). Scrapy retries at once.
+    - Without Retry-After, retries back off exponentially: RETRY_BACKOFF_BASE s, then
+      twice that, ... (capped at RETRY_AFTER_MAX). Scrapy retries at once.
 
     The wait happens in process_request, so the request holds one of CONCURRENT_REQUESTS while
     it waits; fine for one site per crawl.
@@ -297,8 +297,8 @@ class PoliteRetryMiddleware(RetryMiddleware):
 
     def __init__(self, settings: BaseSettings) -> None:
         super().__init__(settings)
-        self.retry_after_max = settings.getfloat("NIGHTDESK_RETRY_AFTER_MAX", 60.0)
-        self.backoff = settings.getfloat("NIGHTDESK_RETRY_BACKOFF", 1.0)
+        self.retry_after_max = settings.getfloat("RETRY_AFTER_MAX", 60.0)
+        self.backoff = settings.getfloat("RETRY_BACKOFF_BASE", 1.0)
         self._host_paused_until: dict[str, float] = {}
 
     def _backoff(self, retry: Request) -> float:
@@ -371,13 +371,13 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
 
     Crawl-delay: honoured by raising the host's download slot delay to it (with no random
     jitter below it) and re-clamping after AutoThrottle adjusts it. A delay above
-    NIGHTDESK_MAX_CRAWL_DELAY is treated like a refusal: we cannot wait that long per page in
+    CRAWL_DELAY_MAX is treated like a refusal: we cannot wait that long per page in
     a nightly run, and crawling faster than asked is not an option.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self.max_crawl_delay = crawler.settings.getfloat("NIGHTDESK_MAX_CRAWL_DELAY", 60.0)
+        self.max_crawl_delay = crawler.settings.getfloat("CRAWL_DELAY_MAX", 60.0)
         self._crawl_delays: dict[str, float] = {}  # download slot key (host name) -> seconds
         crawler.signals.connect(self._response_downloaded, signal=signals.response_downloaded)
 

@@ -184,7 +184,7 @@ class LedgerPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> LedgerPipeline:
-        return cls(crawler, crawler.settings.get("NIGHTDESK_FETCHED_PATH"))
+        return cls(crawler, crawler.settings.get("CRAWL_FETCHED_PATH"))
 
     def open_spider(self) -> None:
         if self.path:

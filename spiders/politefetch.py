@@ -4,7 +4,7 @@ so no Scrapy, but the crawl's rules all the same.
 - the project's User-Agent, timeout, size limit and redirect limit (spiders/settings.py);
 - robots.txt obeyed per origin, as the crawl does (PoliteRobotsTxtMiddleware): 4xx means allow
   all, 5xx/429 or no answer means disallow all, Crawl-delay honoured up to
-  NIGHTDESK_MAX_CRAWL_DELAY (a longer one: the host is not fetched);
+  CRAWL_DELAY_MAX (a longer one: the host is not fetched);
 - a delay between any two requests (the longer of DOWNLOAD_DELAY and Crawl-delay);
 - the address guard (spiders.middlewares.AddressPolicy, NIGHTDESK_ALLOWED_ADDRESSES) decides on the
   resolved address, and the connection goes to that very address (no second DNS answer).
@@ -87,13 +87,13 @@ class PoliteFetcher:
     def __post_init__(self) -> None:
         s = Settings()
         s.setmodule(project_settings)
-        s.set("NIGHTDESK_ALLOWED_ADDRESSES", list(self.allowed_addresses))
+        s.set("ADDRESS_ALLOWLIST", list(self.allowed_addresses))
         self.policy = AddressPolicy(s)
         self.ua = user_agent(self.contact)
         self.timeout = s.getfloat("DOWNLOAD_TIMEOUT")
         self.max_bytes = s.getint("DOWNLOAD_MAXSIZE")
         self.max_redirects = s.getint("REDIRECT_MAX_TIMES")
-        self.max_crawl_delay = s.getfloat("NIGHTDESK_MAX_CRAWL_DELAY")
+        self.max_crawl_delay = s.getfloat("CRAWL_DELAY_MAX")
         if self.delay is None:
             self.delay = s.getfloat("DOWNLOAD_DELAY")
         self._robots: dict[str, _Robots] = {}

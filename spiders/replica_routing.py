@@ -1,7 +1,7 @@
 """Send a site's real https URLs to a local replica, so tests and the demo crawl real HTTP offline.
 
 Installed as the http/https download handler only when a source says `replica = true`
-(spiders/run.py sets NIGHTDESK_REPLICA_ADDR). Requests keep their real URL through every
+(spiders/run.py sets REPLICA_ADDR). Requests keep their real URL through every
 middleware (robots.txt, offsite, redirects, stats) and responses come back under that URL, so the
 lake stores the site's real canonical https URLs. Hosts not listed go out untouched.
 """
@@ -18,8 +18,8 @@ from scrapy.http import Response
 class ReplicaRoutingHandler(HTTP11DownloadHandler):
     def __init__(self, crawler) -> None:
         super().__init__(crawler)
-        self._target = crawler.settings.get("NIGHTDESK_REPLICA_ADDR")
-        self._hosts = {h.lower() for h in crawler.settings.getlist("NIGHTDESK_REPLICA_HOSTS")}
+        self._target = crawler.settings.get("REPLICA_ADDR")
+        self._hosts = {h.lower() for h in crawler.settings.getlist("REPLICA_HOSTS")}
 
     async def download_request(self, request: Request) -> Response:
         parts = urlsplit(request.url)

@@ -85,14 +85,14 @@ def crawl(
                                         "item_classes": ["spiders.items.RejectItem"],
                                         "fields": list(REJECT_FIELDS)},
         },
-        "NIGHTDESK_STATS_PATH": str(work / "stats.partial.json"),
-        "NIGHTDESK_FETCHED_PATH": str(parts["fetched"]),
+        "CRAWL_STATS_PATH": str(work / "stats.partial.json"),
+        "CRAWL_FETCHED_PATH": str(parts["fetched"]),
         "LOG_FILE": str(work / "crawl.log"),
         "LOG_FILE_APPEND": False,
         **src.scrapy_settings(),
     }
     if settings.allowed_addresses:
-        scrapy["NIGHTDESK_ALLOWED_ADDRESSES"] = list(settings.allowed_addresses)
+        scrapy["ADDRESS_ALLOWLIST"] = list(settings.allowed_addresses)
     if settings.contact and "USER_AGENT" not in scrapy:
         from spiders.settings import USER_AGENT
 
@@ -174,12 +174,12 @@ def _replica_settings(src: Source, replica_handler: str | None) -> dict[str, Any
                              f"bin/airflow set it; now {handler!r})")
         addr = "127.0.0.1"  # the address guard lets the replica's loopback address through
     settings: dict[str, Any] = {
-        "NIGHTDESK_REPLICA_ADDR": addr,
-        "NIGHTDESK_REPLICA_HOSTS": routed,
+        "REPLICA_ADDR": addr,
+        "REPLICA_HOSTS": routed,
         "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
     }
     if src.replica_now is not None and not src.replica_addr:
-        settings["NIGHTDESK_REPLICA_NOW"] = src.replica_now.isoformat()
+        settings["REPLICA_NOW"] = src.replica_now.isoformat()
     return settings
 
 

@@ -40,25 +40,27 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
 
 # Transient failures are retried; 429 included. Retries wait (PoliteRetryMiddleware): Retry-After
-# is honoured up to NIGHTDESK_RETRY_AFTER_MAX s (a longer one gives the URL up at once), and
+# is honoured up to RETRY_AFTER_MAX s (a longer one gives the URL up at once), and
 # without it retries back off 1 s, 2 s, 4 s. Scrapy alone retries at once and ignores Retry-After.
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [408, 429, 500, 502, 503, 504, 522, 524]
-NIGHTDESK_RETRY_AFTER_MAX = 60.0
-NIGHTDESK_RETRY_BACKOFF = 1.0
+RETRY_AFTER_MAX = 60.0
+RETRY_BACKOFF_BASE = 1.0
 
-# robots.txt: Crawl-delay is honoured up to NIGHTDESK_MAX_CRAWL_DELAY s (a host asking for more is
+# robots.txt: Crawl-delay is honoured up to CRAWL_DELAY_MAX s (a host asking for more is
 # not crawled this run); a robots.txt answering 5xx/429 or not at all disallows its host for the
 # run (Google's rule), where Scrapy alone would crawl everything.
-NIGHTDESK_MAX_CRAWL_DELAY = 60.0
+CRAWL_DELAY_MAX = 60.0
 
 # The address guard refuses loopback, private, link-local, multicast and reserved addresses
 # (checked on the resolved address, before connecting), so a redirect or a link cannot point the
 # crawler at the machine's or the network's own services. A replica crawl may reach only its
-# replica. Addresses or networks listed here (comma-separated in the environment variable,
-# e.g. "10.1.2.3,192.168.0.0/24") are allowed anyway, e.g. a proxy-less intranet mirror.
-NIGHTDESK_ALLOWED_ADDRESSES: list[str] = []  # spiders/run.py passes Settings.allowed_addresses
+# replica. Addresses or networks listed here (the environment's NIGHTDESK_ALLOWED_ADDRESSES,
+# comma-separated, e.g. "10.1.2.3,192.168.0.0/24") are allowed anyway, e.g. a proxy-less
+# intranet mirror. Our own Scrapy settings carry no NIGHTDESK_ prefix: that names environment
+# variables, read once into contracts.settings.Settings.
+ADDRESS_ALLOWLIST: list[str] = []  # spiders/run.py passes Settings.allowed_addresses
 
 # Order matters (lower numbers see requests first and responses last); see spiders/middlewares.py.
 DOWNLOADER_MIDDLEWARES = {
@@ -102,10 +104,10 @@ EXTENSIONS = {
     "spiders.middlewares.DropAccounting": 510,  # a dropped request must leave a trace
 }
 # spiders/run.py sets these per crawl.
-NIGHTDESK_STATS_PATH = None
-NIGHTDESK_FETCHED_PATH = None  # the crawl-memory rows (fetched.jsonl)
-NIGHTDESK_REPLICA_ADDR = None  # "127.0.0.1:PORT" routes the site's hosts to a local replica
-NIGHTDESK_REPLICA_HOSTS = []
-NIGHTDESK_REPLICA_NOW = None  # the replica's clock (ISO 8601 with offset); None: its default
+CRAWL_STATS_PATH = None
+CRAWL_FETCHED_PATH = None  # the crawl-memory rows (fetched.jsonl)
+REPLICA_ADDR = None  # "127.0.0.1:PORT" routes the site's hosts to a local replica
+REPLICA_HOSTS = []
+REPLICA_NOW = None  # the replica's clock (ISO 8601 with offset); None: its default
 
 LOG_LEVEL = "INFO"

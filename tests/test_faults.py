@@ -54,7 +54,7 @@ from tests.sites.accounting import assert_accounted
 
 GOOD_ARTICLES = 100  # enough that the catalog's failures stay under the 20 % limit
 CRAWL_DELAY = 1.0  # static's robots.txt
-BACKOFF = 1.0  # NIGHTDESK_RETRY_BACKOFF: the first retry without Retry-After waits this long
+BACKOFF = 1.0  # RETRY_BACKOFF_BASE: the first retry without Retry-After waits this long
 # Scrapy spaces the *sending* of requests; their arrival at the server can come a few ms closer
 # (the first one also paid for connection setup).
 ARRIVAL_JITTER = 0.05
@@ -332,7 +332,7 @@ def test_live_mode_judges_the_resolved_address() -> None:
 
 
 def test_allowed_addresses_setting() -> None:
-    settings = Settings({"NIGHTDESK_ALLOWED_ADDRESSES": ["10.0.0.0/8", "::1"]})
+    settings = Settings({"ADDRESS_ALLOWLIST": ["10.0.0.0/8", "::1"]})
     policy = AddressPolicy(settings, _resolver(LIVE_DNS))
     assert _check(policy, "intranet.example") is None
     assert _check(policy, "::1") is None
@@ -347,8 +347,8 @@ def test_unresolvable_host_is_left_to_the_download() -> None:
 
 
 def test_replica_mode_reaches_only_the_replica() -> None:
-    settings = Settings({"NIGHTDESK_REPLICA_ADDR": "127.0.0.1:8080",
-                         "NIGHTDESK_REPLICA_HOSTS": [WWW_HOST, STATIC_HOST]})
+    settings = Settings({"REPLICA_ADDR": "127.0.0.1:8080",
+                         "REPLICA_HOSTS": [WWW_HOST, STATIC_HOST]})
     policy = AddressPolicy(settings, _resolver({}))  # must never resolve
     assert _check(policy, WWW_HOST) is None
     assert _check(policy, "127.0.0.1") is None
