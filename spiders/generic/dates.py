@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from datetime import timezone as fixed_offset
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contracts.dates import parse_iso
@@ -104,16 +104,31 @@ def _candidates(page: Page, which: str) -> Iterator[tuple[str, str]]:
         if value:
             yield f"microdata:{prop}", value
     if which == "published":
-        # A <time> in an embedded post (blockquote) or a sidebar/nav/footer dates something else.
+        # A <time> in an embedded post (blockquote), a sidebar/nav/footer or a link to another
+        # page (a teaser card) dates something else.
         own = "[not(ancestor::blockquote or ancestor::aside or ancestor::nav or ancestor::footer)]"
-        times = page.doc.xpath(f"//article//time[@datetime]{own} | //time[@pubdate][@datetime]")
+        times = [el for el in page.doc.xpath(
+            f"//article//time[@datetime]{own} | //time[@pubdate][@datetime]")
+            if not _links_away(el, page.url)]
         if not times:
-            times = page.doc.xpath(f"//time[@datetime]{own}")[:1]
+            times = [el for el in page.doc.xpath(f"//time[@datetime]{own}")
+                     if not _links_away(el, page.url)][:1]
         for el in times[:3]:
             yield "time[datetime]", el.get("datetime", "")
         m = _URL_DATE.search(urlsplit(page.url).path)
         if m:
             yield "url", "-".join(m.groups())
+
+
+def _links_away(el, url: str) -> bool:
+    """The element sits in a link to another page than `url` (its own permalink is no other)."""
+    link = next(el.iterancestors("a"), None)
+    href = (link.get("href") or "").strip() if link is not None else ""
+    if not href or href.startswith("#"):
+        return False
+    target, here = urlsplit(urljoin(url, href)), urlsplit(url)
+    return (target.netloc.lower(), target.path.rstrip("/")) != (
+        here.netloc.lower(), here.path.rstrip("/"))
 
 
 def _resolve(value: datetime, where: str, tz: ZoneInfo | None) -> tuple[datetime, str]:
