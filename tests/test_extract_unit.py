@@ -205,10 +205,34 @@ def test_time_in_a_link_to_another_page_dates_that_page():
     assert row["published_at"] == datetime(2024, 3, 10, 7, 0, tzinfo=UTC)
 
 
+def test_utc_stamp_is_shown_in_the_site_zone():
+    # The same instant, as the site's clock shows it: the country-code domain's zone when all
+    # of the country's zones agree on the day, else the caller's zone; the stamp's own 'Z'
+    # otherwise.
+    html = dated("2020-08-25T00:23:33Z")
+    row = generic_extract(html, "https://nouvelles.example.ca/article/transport-scolaire")
+    assert row["published_at"] == datetime(2020, 8, 25, 0, 23, 33, tzinfo=UTC)
+    assert row["published_at"].date().isoformat() == "2020-08-24"  # every Canadian zone
+    assert row["published_at_from"] == "jsonld:datePublished+site_tz"
+    dotcom = generic_extract(html, "https://news.example.com/transport")
+    assert dotcom["published_at"].utcoffset() == timedelta(0)
+    assert dotcom["published_at_from"] == "jsonld:datePublished"
+    given = generic_extract(html, "https://news.example.com/transport",
+                            timezone="America/Toronto")
+    assert given["published_at"].utcoffset() == timedelta(hours=-4)
+    # Russia's zones do not agree on the day of 21:00 UTC: the stamp stays as it is.
+    late = generic_extract(dated("2020-08-24T21:00:00Z"), "https://news.example.ru/a/1")
+    assert late["published_at"].utcoffset() == timedelta(0)
+    # A country-code domain sold as a generic name (.io, .tv ...) names no country.
+    assert generic_extract(html, "https://news.example.io/a")["published_at"].utcoffset() == \
+        timedelta(0)
+
+
 @pytest.mark.parametrize(("raw", "expected"), [
     ("2026-06-05T17:20:55+0000", datetime(2026, 6, 5, 17, 20, 55, tzinfo=UTC)),
     ("2024-04-30 16:38:37 +02:00", datetime(2024, 4, 30, 14, 38, 37, tzinfo=UTC)),
     ("2024-08-08T08:00Z", datetime(2024, 8, 8, 8, 0, tzinfo=UTC)),
+    ("2020-12-05T23:15:0Z", datetime(2020, 12, 5, 23, 15, tzinfo=UTC)),  # one-digit seconds
     ("1750680000000", datetime(2025, 6, 23, 12, 0, tzinfo=UTC)),  # epoch milliseconds
     ("next Tuesday", None),
     ("1970-01-01T00:00:00Z", None),
