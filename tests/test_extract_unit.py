@@ -326,6 +326,29 @@ def test_boilerplate_paragraphs_are_dropped():
     assert body.split("\n\n") == PARAS
 
 
+def test_a_box_with_a_close_button_is_an_overlay():
+    prompt = ('<div class="update-tip"><strong>Browser update</strong><span>Log in without a '
+              'code and load pages five times faster</span><a href="/get">Update now</a>'
+              '<em action-type="close">×</em></div>')
+    sheet = ('<div class="bsBox"><div class="bsClose">X</div><div>Choose another platform '
+             '&gt;&gt;</div><span>Share to</span></div>')
+    html = article_html(ld=news_ld()).replace("<div class='article-body'>",
+                                             f"<div class='article-body'>{prompt}").replace(
+        f"<p>{PARAS[5]}</p>", f"<p>{PARAS[5]}</p>{sheet}")
+    body = generic_extract(html, URL)["body"]
+    assert body.split("\n\n") == PARAS
+    # An X that closes nothing (no 'close' in its attributes), or a close button on a big
+    # block (a modal holding the article), removes nothing.
+    import lxml.html
+
+    from spiders.generic.body import drop_overlays
+
+    doc = lxml.html.fromstring('<div><div id="a"><span>X</span> Vote: X or Y</div>'
+                               f'<div id="b"><b class="close">×</b>{" ".join(PARAS)}</div></div>')
+    drop_overlays(doc)
+    assert doc.xpath('//*[@id="a"]') and doc.xpath('//*[@id="b"]')
+
+
 def test_true_text_is_kept_embeds_closing_lines_and_shown_code():
     closing = "© 2024 The Associated Press. All rights reserved."
     tweet = ('<blockquote class="twitter-tweet"><p>The council has voted to approve the revised '
