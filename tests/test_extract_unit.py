@@ -349,6 +349,20 @@ def test_a_box_with_a_close_button_is_an_overlay():
     assert doc.xpath('//*[@id="a"]') and doc.xpath('//*[@id="b"]')
 
 
+@pytest.mark.parametrize("stamp", ["08.04.2015 12:46", "2017-03-10 09:58 Source: Example Wire",
+                                   "2017-03-10 09:58 来源：示例通讯社"])
+def test_a_date_stamp_line_is_not_body(stamp):
+    html = article_html(ld=news_ld(), paragraphs=[stamp, *PARAS])
+    assert generic_extract(html, URL)["body"].split("\n\n") == PARAS
+
+
+def test_a_dated_byline_line_stays():
+    from spiders.generic.boilerplate import is_boilerplate_text
+
+    assert not is_boilerplate_text("2/26/2015 7:11 AM PST BY TMZ STAFF")
+    assert not is_boilerplate_text("2017-03-10 09:58 the council met again to vote on it")
+
+
 def test_true_text_is_kept_embeds_closing_lines_and_shown_code():
     closing = "© 2024 The Associated Press. All rights reserved."
     tweet = ('<blockquote class="twitter-tweet"><p>The council has voted to approve the revised '
