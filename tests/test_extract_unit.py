@@ -192,10 +192,47 @@ def test_time_element_and_url_date_are_the_last_resort():
     assert bare["published_at"] == datetime(2024, 3, 10, tzinfo=timezone(timedelta(hours=1)))
 
 
+def test_time_in_a_link_to_another_page_dates_that_page():
+    url = "https://news.example.com/council-votes-on-budget"
+    teaser = ('<ul><li><a href="/older-story">Older story <time datetime="2023-01-02T00:00:00Z">'
+              "2 January 2023</time></a></li></ul>")
+    own = ('<a href="https://news.example.com/council-votes-on-budget/" rel="bookmark">'
+           '<time datetime="2024-03-10T08:00:00+01:00">10 March 2024</time></a>')
+    html = article_html(head='<meta property="og:type" content="article">',
+                        byline=teaser + own)
+    row = generic_extract(html, url)
+    assert row["published_at_from"] == "time[datetime]"  # its own permalink is no other page
+    assert row["published_at"] == datetime(2024, 3, 10, 7, 0, tzinfo=UTC)
+
+
+def test_utc_stamp_is_shown_in_the_site_zone():
+    # The same instant, as the site's clock shows it: the country-code domain's zone when all
+    # of the country's zones agree on the day, else the caller's zone; the stamp's own 'Z'
+    # otherwise.
+    html = dated("2020-08-25T00:23:33Z")
+    row = generic_extract(html, "https://nouvelles.example.ca/article/transport-scolaire")
+    assert row["published_at"] == datetime(2020, 8, 25, 0, 23, 33, tzinfo=UTC)
+    assert row["published_at"].date().isoformat() == "2020-08-24"  # every Canadian zone
+    assert row["published_at_from"] == "jsonld:datePublished+site_tz"
+    dotcom = generic_extract(html, "https://news.example.com/transport")
+    assert dotcom["published_at"].utcoffset() == timedelta(0)
+    assert dotcom["published_at_from"] == "jsonld:datePublished"
+    given = generic_extract(html, "https://news.example.com/transport",
+                            timezone="America/Toronto")
+    assert given["published_at"].utcoffset() == timedelta(hours=-4)
+    # Russia's zones do not agree on the day of 21:00 UTC: the stamp stays as it is.
+    late = generic_extract(dated("2020-08-24T21:00:00Z"), "https://news.example.ru/a/1")
+    assert late["published_at"].utcoffset() == timedelta(0)
+    # A country-code domain sold as a generic name (.io, .tv ...) names no country.
+    assert generic_extract(html, "https://news.example.io/a")["published_at"].utcoffset() == \
+        timedelta(0)
+
+
 @pytest.mark.parametrize(("raw", "expected"), [
     ("2026-06-05T17:20:55+0000", datetime(2026, 6, 5, 17, 20, 55, tzinfo=UTC)),
     ("2024-04-30 16:38:37 +02:00", datetime(2024, 4, 30, 14, 38, 37, tzinfo=UTC)),
     ("2024-08-08T08:00Z", datetime(2024, 8, 8, 8, 0, tzinfo=UTC)),
+    ("2020-12-05T23:15:0Z", datetime(2020, 12, 5, 23, 15, tzinfo=UTC)),  # one-digit seconds
     ("1750680000000", datetime(2025, 6, 23, 12, 0, tzinfo=UTC)),  # epoch milliseconds
     ("next Tuesday", None),
     ("1970-01-01T00:00:00Z", None),
@@ -287,6 +324,43 @@ def test_boilerplate_paragraphs_are_dropped():
     body = generic_extract(html, URL)["body"]
     assert all(j not in body for j in junk)
     assert body.split("\n\n") == PARAS
+
+
+def test_a_box_with_a_close_button_is_an_overlay():
+    prompt = ('<div class="update-tip"><strong>Browser update</strong><span>Log in without a '
+              'code and load pages five times faster</span><a href="/get">Update now</a>'
+              '<em action-type="close">×</em></div>')
+    sheet = ('<div class="bsBox"><div class="bsClose">X</div><div>Choose another platform '
+             '&gt;&gt;</div><span>Share to</span></div>')
+    html = article_html(ld=news_ld()).replace("<div class='article-body'>",
+                                             f"<div class='article-body'>{prompt}").replace(
+        f"<p>{PARAS[5]}</p>", f"<p>{PARAS[5]}</p>{sheet}")
+    body = generic_extract(html, URL)["body"]
+    assert body.split("\n\n") == PARAS
+    # An X that closes nothing (no 'close' in its attributes), or a close button on a big
+    # block (a modal holding the article), removes nothing.
+    import lxml.html
+
+    from spiders.generic.body import drop_overlays
+
+    doc = lxml.html.fromstring('<div><div id="a"><span>X</span> Vote: X or Y</div>'
+                               f'<div id="b"><b class="close">×</b>{" ".join(PARAS)}</div></div>')
+    drop_overlays(doc)
+    assert doc.xpath('//*[@id="a"]') and doc.xpath('//*[@id="b"]')
+
+
+@pytest.mark.parametrize("stamp", ["08.04.2015 12:46", "2017-03-10 09:58 Source: Example Wire",
+                                   "2017-03-10 09:58 来源：示例通讯社"])
+def test_a_date_stamp_line_is_not_body(stamp):
+    html = article_html(ld=news_ld(), paragraphs=[stamp, *PARAS])
+    assert generic_extract(html, URL)["body"].split("\n\n") == PARAS
+
+
+def test_a_dated_byline_line_stays():
+    from spiders.generic.boilerplate import is_boilerplate_text
+
+    assert not is_boilerplate_text("2/26/2015 7:11 AM PST BY TMZ STAFF")
+    assert not is_boilerplate_text("2017-03-10 09:58 the council met again to vote on it")
 
 
 def test_true_text_is_kept_embeds_closing_lines_and_shown_code():

@@ -323,6 +323,29 @@ def _whitelist(blocks: list[Block], ld_text: str) -> list[Block]:
     return out
 
 
+_CLOSE_GLYPHS = frozenset("×xX✕✖✗╳")
+_KEEP_TAGS = frozenset({"html", "body", "main", "article"})
+
+
+def drop_overlays(doc: lxml.html.HtmlElement) -> None:
+    """A small box with a close button (a lone ×/X whose class, id or action says 'close') is
+    an overlay: a browser-update prompt, a share sheet, a cookie or app banner. Its text is
+    not the article's; the box goes before the main-text extraction."""
+    boxes = []
+    for el in doc.iter():
+        if not isinstance(el.tag, str) or len(el) or (el.text or "").strip() not in _CLOSE_GLYPHS:
+            continue
+        if not any("close" in str(value).lower() for value in el.attrib.values()):
+            continue
+        box = el.getparent()
+        if box is not None and box.tag not in _KEEP_TAGS and \
+                len(" ".join(box.text_content().split())) <= 200:
+            boxes.append(box)
+    for box in boxes:
+        if box.getparent() is not None:
+            box.drop_tree()
+
+
 def prose_words(doc: lxml.html.HtmlElement) -> int:
     """Words in the page's prose paragraphs (<p> of 12+ words): what a body should roughly
     hold."""
@@ -361,6 +384,7 @@ def extract_body(page: Page, titles: set[str], authors: list[str], *,
     there), and the body starts where the page's own text does."""
     prose = prose_words(page.doc)
     source = "trafilatura"
+    drop_overlays(page.doc)
     blocks = _clean(run_trafilatura(page.doc, page.url, recall=PRIMARY_RECALL), titles, authors)
     if prose >= 150 and _words(blocks) < 0.4 * prose:
         # favor_recall sometimes settles on one small container (a lead block) of an article

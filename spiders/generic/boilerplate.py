@@ -104,8 +104,18 @@ _TAIL_MARKER = re.compile(
     re.IGNORECASE)
 
 
+# A date stamp line: a numeric date, perhaps a time, perhaps a source label and its name
+# ('08.04.2015 12:46', '2017-03-10 09:58 Source: ...'), not a byline ('... BY TMZ STAFF').
+_STAMP = re.compile(
+    r"^(?:\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})"
+    r"(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?"
+    r"(?:\s*(?:source|quelle|fuente|fonte|источник|来源|來源|出典|출처)\s*[:：]\s*\S.{0,40})?$",
+    re.IGNORECASE)
+
+
 def is_boilerplate_text(paragraph: str) -> bool:
-    return bool(_TEXT.match(paragraph) or _CONTAINS.search(paragraph))
+    return bool(_TEXT.match(paragraph) or _CONTAINS.search(paragraph) or
+                _STAMP.match(paragraph))
 
 
 def is_tail_boilerplate(paragraph: str) -> bool:

@@ -14,12 +14,15 @@ day, resolved the same way, unless a later candidate gives a full time on that d
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from datetime import timezone as fixed_offset
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
 
 from contracts.dates import parse_iso
 from spiders.generic.page import Page
@@ -39,7 +42,7 @@ _MODIFIED_META = ("article:modified_time", "og:article:modified_time", "datemodi
                   "cxenseparse:modified_time", "lastmod")
 _URL_DATE = re.compile(r"/(20\d\d|19\d\d)[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|-|$)")
 _ISOISH = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?))?\s*"
+    r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{1,2}:\d{2}(?::\d{1,2}(?:[.,]\d{1,9})?)?))?\s*"
     r"(Z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})?$", re.IGNORECASE)
 _EPOCH = re.compile(r"^\d{10}(?:\d{3})?$")
 
@@ -68,9 +71,9 @@ def parse_datetime(raw: str | None) -> tuple[datetime | None, bool]:
     if not m:
         return None, False
     day, clock, offset = m.groups()
-    text = day + ("T" + clock.replace(",", ".") if clock else "")
-    if clock and len(clock.split(":")[0]) == 1:
-        text = day + "T0" + clock
+    if clock:  # one-digit hours and seconds ('9:05', '23:15:0') are padded
+        clock = re.sub(r"(?<![\d.])(\d)(?=:|\.|$)", r"0\1", clock.replace(",", "."))
+    text = day + ("T" + clock if clock else "")
     if offset:
         offset = offset.upper()
         if offset in ("Z", "UTC", "GMT"):
@@ -104,16 +107,82 @@ def _candidates(page: Page, which: str) -> Iterator[tuple[str, str]]:
         if value:
             yield f"microdata:{prop}", value
     if which == "published":
-        # A <time> in an embedded post (blockquote) or a sidebar/nav/footer dates something else.
+        # A <time> in an embedded post (blockquote), a sidebar/nav/footer or a link to another
+        # page (a teaser card) dates something else.
         own = "[not(ancestor::blockquote or ancestor::aside or ancestor::nav or ancestor::footer)]"
-        times = page.doc.xpath(f"//article//time[@datetime]{own} | //time[@pubdate][@datetime]")
+        times = [el for el in page.doc.xpath(
+            f"//article//time[@datetime]{own} | //time[@pubdate][@datetime]")
+            if not _links_away(el, page.url)]
         if not times:
-            times = page.doc.xpath(f"//time[@datetime]{own}")[:1]
+            times = [el for el in page.doc.xpath(f"//time[@datetime]{own}")
+                     if not _links_away(el, page.url)][:1]
         for el in times[:3]:
             yield "time[datetime]", el.get("datetime", "")
         m = _URL_DATE.search(urlsplit(page.url).path)
         if m:
             yield "url", "-".join(m.groups())
+
+
+def _links_away(el, url: str) -> bool:
+    """The element sits in a link to another page than `url` (its own permalink is no other)."""
+    link = next(el.iterancestors("a"), None)
+    href = (link.get("href") or "").strip() if link is not None else ""
+    if not href or href.startswith("#"):
+        return False
+    target, here = urlsplit(urljoin(url, href)), urlsplit(url)
+    return (target.netloc.lower(), target.path.rstrip("/")) != (
+        here.netloc.lower(), here.path.rstrip("/"))
+
+
+# Country-code domains that are sold as generic names (.io, .tv, .co ...): no country's zone.
+_GENERIC_CCTLDS = frozenset("ac ai am cc co fm gg io la ly me nu sh so st tk to tv ws".split())
+
+
+@lru_cache(maxsize=1)
+def _country_zones() -> dict[str, tuple[str, ...]]:
+    """ISO country code -> its IANA zones, from the tz database's zone.tab ({} if absent)."""
+    texts = []
+    with contextlib.suppress(ImportError, OSError):
+        from importlib.resources import files
+
+        texts.append(files("tzdata").joinpath("zoneinfo", "zone.tab").read_text("utf-8"))
+    for root in TZPATH:
+        with contextlib.suppress(OSError):
+            texts.append(Path(root, "zone.tab").read_text("utf-8"))
+    zones: dict[str, list[str]] = {}
+    for line in (texts[0] if texts else "").splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and not line.startswith("#"):
+            zones.setdefault(parts[0], []).append(parts[2])
+    return {code: tuple(names) for code, names in zones.items()}
+
+
+def _site_zones(url: str, tz_name: str | None) -> list[ZoneInfo]:
+    """The zone(s) the site's pages live in: the caller's, else its country-code domain's."""
+    given = zone(tz_name)
+    if given is not None:
+        return [given]
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    tld = host.rsplit(".", 1)[-1] if "." in host else ""
+    if len(tld) != 2 or not tld.isalpha() or tld in _GENERIC_CCTLDS:
+        return []
+    return [z for z in map(zone, _country_zones().get("GB" if tld == "uk" else tld.upper(), ()))
+            if z is not None]
+
+
+def _shown_locally(value: datetime, url: str, tz_name: str | None) -> datetime | None:
+    """A time stamped in UTC as the site's own clock shows it (the same instant): in the
+    caller's zone, else in its country's when all the country's zones agree on the day (the
+    offset shown is the middle one of the country's)."""
+    zones = _site_zones(url, tz_name)
+    local = [value.astimezone(z) for z in zones]
+    if not local or len({t.date() for t in local}) != 1:
+        return None
+    offsets = sorted(t.utcoffset() or timedelta(0) for t in local)
+    offset = offsets[len(offsets) // 2]  # the middle of the country's offsets
+    if not offset:
+        return None
+    return value.astimezone(fixed_offset(offset))
 
 
 def _resolve(value: datetime, where: str, tz: ZoneInfo | None) -> tuple[datetime, str]:
@@ -135,6 +204,12 @@ def find(page: Page, which: str, tz_name: str | None = None
             continue
         if not is_naive:
             if naive is None:
+                if value.utcoffset() == timedelta(0):
+                    # A 'Z' stamp is the server's clock, not the page's: the same instant
+                    # shown in the site's zone, when it is known, dates it as readers see it.
+                    shown = _shown_locally(value, page.url, tz_name)
+                    if shown is not None:
+                        return shown, f"{where}+site_tz"
                 return value, where
             first, _, date_only = naive
             # The first evidence had no offset. A bare date gives way to a full time on that
