@@ -435,10 +435,13 @@ def keep_history(previous: pd.DataFrame, data_dir: str | Path, run_id: str) -> N
 
 
 def read(data_dir: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    root = articles_root(data_dir)
-    if not root.exists():
+    """The lake's articles (`columns` only, when given). Only the visible partition files: a
+    folder holding nothing but a killed write's hidden leftovers is an empty lake."""
+    files = partition_files(data_dir)
+    if not files:
         return pd.DataFrame(columns=columns or [*FIELD_NAMES, "published_month"])
-    dataset = ds.dataset(root, format="parquet", partitioning="hive")
+    dataset = ds.dataset([str(f) for f in files], format="parquet", partitioning="hive",
+                         partition_base_dir=str(articles_root(data_dir)))
     return dataset.to_table(columns=columns).to_pandas()
 
 

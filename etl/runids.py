@@ -37,19 +37,6 @@ def cli_run_id(now: datetime | None = None) -> str:
     return f"cli__{now:%Y-%m-%dT%H:%M:%S.%fZ}__{uuid.uuid4().hex[:8]}"
 
 
-def _stored_runs(conn: sa.Connection, ids: list[str]) -> pd.DataFrame:
-    a = warehouse.articles
-    names = ["article_id", *RUN_COLUMNS]
-    columns: list[list[str | None]] = [[], [], []]
-    for lo in range(0, len(ids), 5000):
-        rows = conn.execute(sa.select(a.c.article_id, a.c.first_run_id, a.c.last_run_id)
-                            .where(a.c.article_id.in_(ids[lo:lo + 5000]))).all()
-        # Built from columns: a DataFrame of Row objects inspects every row (a third of the time).
-        for column, values in zip(columns, zip(*rows, strict=True), strict=False):
-            column.extend(values)
-    return pd.DataFrame(dict(zip(names, columns, strict=True)), dtype=object)
-
-
 def align_lake(data_dir: str | Path, partitions: list[Path], conn: sa.Connection) -> int:
     """Give the lake rows of the staged `partitions` the warehouse's run ids where they differ;
     returns the partition files rewritten."""
@@ -63,7 +50,7 @@ def align_lake(data_dir: str | Path, partitions: list[Path], conn: sa.Connection
             if not path.exists():
                 continue
             ids = pq.read_table(staged, columns=["article_id"])["article_id"]
-            truth = _stored_runs(conn, ids.to_pylist())
+            truth = warehouse.run_ids(conn, ids.to_pylist())
             if truth.empty:
                 continue
             # The ids and run ids first: the whole partition only when they differ. A damaged

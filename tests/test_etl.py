@@ -8,6 +8,7 @@ their tests stay as regressions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -441,6 +442,15 @@ def test_lake_writes_hive_partitions_readable_as_a_dataset(tmp_path):
                    ("moscowtimes:2", "moscowtimes", "2022-01"),
                    ("moscowtimes:3", "moscowtimes", "2022-02"),
                    ("otherpaper:4", "otherpaper", "2022-01")}
+
+
+def test_lake_of_only_hidden_leftovers_reads_as_empty(tmp_path):
+    """A kill inside the first partition's write leaves a hidden temporary file only."""
+    leftover = tmp_path / "lake" / "articles" / "source=x" / "published_month=2022-01"
+    leftover.mkdir(parents=True)
+    (leftover / ".part-0.parquet.tmp").write_bytes(b"PAR1 cut short")
+    assert lake.checksum(tmp_path) == (0, hashlib.sha256().hexdigest())
+    assert lake.read(tmp_path, ["article_id"]).empty
 
 
 def test_lake_files_have_no_source_column_and_explicit_types(tmp_path):
