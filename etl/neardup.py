@@ -62,6 +62,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -518,10 +519,14 @@ class NearDupIndex:
         self._flush()
         live = np.flatnonzero(self._data.sizes > 0)  # empty bodies would all collide
         probes = np.flatnonzero(sketches.sizes > 0)
-        q1, r1 = _lsh_pairs(self._data.sigs, live, sketches.sigs, probes, self.bands,
-                            self.max_bucket, own_rows)
-        q2, r2 = _lsh_pairs(self._data.lead, live, sketches.lead, probes, self.lead_bands,
-                            self.max_bucket, own_rows)
+        # The two tables in two threads: numpy's sorts and searches release the GIL, and the
+        # transform runs this while its worker pool is done (one core idle otherwise).
+        with ThreadPoolExecutor(2) as pool:
+            lead = pool.submit(_lsh_pairs, self._data.lead, live, sketches.lead, probes,
+                               self.lead_bands, self.max_bucket, own_rows)
+            q1, r1 = _lsh_pairs(self._data.sigs, live, sketches.sigs, probes, self.bands,
+                                self.max_bucket, own_rows)
+            q2, r2 = lead.result()
         n = max(len(self), 1)
         pairs = _unique_sorted(np.concatenate([q1 * n + r1, q2 * n + r2]))
         return pairs // n, pairs % n
