@@ -192,19 +192,6 @@ def test_time_element_and_url_date_are_the_last_resort():
     assert bare["published_at"] == datetime(2024, 3, 10, tzinfo=timezone(timedelta(hours=1)))
 
 
-def test_time_in_a_link_to_another_page_dates_that_page():
-    url = "https://news.example.com/council-votes-on-budget"
-    teaser = ('<ul><li><a href="/older-story">Older story <time datetime="2023-01-02T00:00:00Z">'
-              "2 January 2023</time></a></li></ul>")
-    own = ('<a href="https://news.example.com/council-votes-on-budget/" rel="bookmark">'
-           '<time datetime="2024-03-10T08:00:00+01:00">10 March 2024</time></a>')
-    html = article_html(head='<meta property="og:type" content="article">',
-                        byline=teaser + own)
-    row = generic_extract(html, url)
-    assert row["published_at_from"] == "time[datetime]"  # its own permalink is no other page
-    assert row["published_at"] == datetime(2024, 3, 10, 7, 0, tzinfo=UTC)
-
-
 def test_utc_stamp_is_shown_in_the_site_zone():
     # The same instant, as the site's clock shows it: the country-code domain's zone when all
     # of the country's zones agree on the day, else the caller's zone; the stamp's own 'Z'

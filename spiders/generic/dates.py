@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import timezone as fixed_offset
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
 
 from contracts.dates import parse_iso
@@ -107,31 +107,16 @@ def _candidates(page: Page, which: str) -> Iterator[tuple[str, str]]:
         if value:
             yield f"microdata:{prop}", value
     if which == "published":
-        # A <time> in an embedded post (blockquote), a sidebar/nav/footer or a link to another
-        # page (a teaser card) dates something else.
+        # A <time> in an embedded post (blockquote) or a sidebar/nav/footer dates something else.
         own = "[not(ancestor::blockquote or ancestor::aside or ancestor::nav or ancestor::footer)]"
-        times = [el for el in page.doc.xpath(
-            f"//article//time[@datetime]{own} | //time[@pubdate][@datetime]")
-            if not _links_away(el, page.url)]
+        times = page.doc.xpath(f"//article//time[@datetime]{own} | //time[@pubdate][@datetime]")
         if not times:
-            times = [el for el in page.doc.xpath(f"//time[@datetime]{own}")
-                     if not _links_away(el, page.url)][:1]
+            times = page.doc.xpath(f"//time[@datetime]{own}")[:1]
         for el in times[:3]:
             yield "time[datetime]", el.get("datetime", "")
         m = _URL_DATE.search(urlsplit(page.url).path)
         if m:
             yield "url", "-".join(m.groups())
-
-
-def _links_away(el, url: str) -> bool:
-    """The element sits in a link to another page than `url` (its own permalink is no other)."""
-    link = next(el.iterancestors("a"), None)
-    href = (link.get("href") or "").strip() if link is not None else ""
-    if not href or href.startswith("#"):
-        return False
-    target, here = urlsplit(urljoin(url, href)), urlsplit(url)
-    return (target.netloc.lower(), target.path.rstrip("/")) != (
-        here.netloc.lower(), here.path.rstrip("/"))
 
 
 # Country-code domains that are sold as generic names (.io, .tv, .co ...): no country's zone.
