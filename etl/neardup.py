@@ -48,9 +48,16 @@ contained in E, so containment near 1 is measured precisely even for a short N.
 
 Hashing is pure numpy and stable across processes and machines (no Python `hash()`): a chunk of
 bodies becomes one array of code points, tokens (NFKC, lowercased `\\w+`) are hashed with a
-polynomial prefix hash, 5 consecutive token hashes make a shingle, and MinHash uses the
-multiply-add-shift universal family h(x) = (a*x + b mod 2**64) >> 48 (Dietzfelbinger), the
-division-free counterpart of (a*x + b) mod p; signatures keep 16 bits per permutation.
+polynomial prefix hash, 5 consecutive token hashes make a shingle. The whole-text sketch is a
+one-permutation MinHash (Li, Owen and Zhang 2012): one multiply-add-shift hash h(x) = (a*x + b
+mod 2**64) >> 32 (Dietzfelbinger) puts each shingle in one of `num_perm` bins by its top bits,
+and each slot keeps the smallest hash of its bin: one hash per shingle instead of one per
+shingle and permutation (the sort that counts distinct shingles finds the minima for free).
+A bin with no shingle is EMPTY, read as +infinity: the one-sided containment argument holds
+bin by bin (an EMPTY later bin is never "new"), and the estimators count only bins that are not
+EMPTY on both sides. LSH skips a band that is EMPTY throughout (short bodies would all share
+it). The lead and tail sketches (64 shingles at most) keep classic MinHash over EDGE_PERM
+permutations of that family. Slots keep 16 bits.
 """
 
 from __future__ import annotations
@@ -69,12 +76,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# 16 bits per signature slot: the top bits of each 64-bit minimum. Two different minima agree
+# 16 bits per signature slot: the top bits of each minimum. Two different minima agree
 # by chance with probability 2**-16 per slot, which moves a Jaccard or containment estimate by
 # about 1e-5: nothing, for half the memory and disk of 32 bits.
 SIG_DTYPE = np.uint16
 SIG_SHIFT = np.uint64(48)
-EMPTY = np.iinfo(SIG_DTYPE).max  # every slot of an empty body's signature
+EMPTY = np.iinfo(SIG_DTYPE).max  # a slot with no shingle (every slot of an empty body)
+_TOP = np.uint64(EMPTY - 1)  # the largest value a real minimum keeps
 
 # Chosen with bench/neardup_eval.py.
 DEFAULT_THRESHOLD = 0.85  # containment of the later article in the earlier one
@@ -261,9 +269,33 @@ def _minhash(keys: np.ndarray, owner: np.ndarray, ndocs: int, num_perm: int, see
             h = np.multiply.outer(a[p: p + step], block)
             h += b[p: p + step, None]
             mins = np.minimum.reduceat(h, bounds[lo:hi] - bounds[lo], axis=1)
-            sigs[present[lo:hi], p: p + step] = (mins.T >> SIG_SHIFT).astype(SIG_DTYPE)
+            sigs[present[lo:hi], p: p + step] = np.minimum(mins.T >> SIG_SHIFT, _TOP)
         lo = hi
     return sigs
+
+
+def _one_permutation(keys: np.ndarray, owner: np.ndarray, ndocs: int, num_perm: int, seed: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """([ndocs, num_perm] one-permutation MinHash, [ndocs] distinct shingle counts) of every
+    body's shingle keys. One sort by (body, hash) serves both: a hash's bin is its top bits, so
+    each (body, bin) run starts at its minimum, and equal neighbours are repeated shingles."""
+    a, b = _permutations(1, seed)
+    h = (keys * a[0] + b[0]) >> _U64(32)
+    packed = np.sort((owner.astype(np.uint64) << _U64(32)) | h)
+    fresh = np.ones(len(packed), bool)
+    fresh[1:] = packed[1:] != packed[:-1]
+    packed = packed[fresh]
+    owners = (packed >> _U64(32)).astype(np.int64)
+    scaled = (packed & _U64(0xFFFFFFFF)) * _U64(num_perm)  # bin in the high 32 bits
+    slot = owners * num_perm + (scaled >> _U64(32)).astype(np.int64)
+    first = np.ones(len(slot), bool)
+    first[1:] = slot[1:] != slot[:-1]
+    sigs = np.full((ndocs, num_perm), EMPTY, SIG_DTYPE)
+    # The position inside the bin, top 16 bits: monotone in the hash, so the run's first is
+    # the bin's minimum.
+    sigs.reshape(-1)[slot[first]] = np.minimum((scaled[first] & _U64(0xFFFFFFFF)) >> _U64(16),
+                                               _TOP)
+    return sigs, np.bincount(owners, minlength=ndocs).astype(np.int32)
 
 
 def _chunks(bodies: Iterable[str | None], chunk_chars: int) -> Iterator[list[str]]:
@@ -287,12 +319,10 @@ def iter_sketches(bodies: Iterable[str | None], num_perm: int = 128, shingle: in
     for chunk in _chunks(bodies, chunk_chars):
         n = len(chunk)
         keys, owner, in_lead, in_tail = _shingles(*_token_hashes(chunk), n, shingle)
-        all_keys, all_owner = _distinct(keys, owner)
         # The edge sketches use their own permutations (seed + 1), shared by lead and tail.
         edges = [_minhash(*_distinct(keys[m], owner[m]), n, EDGE_PERM, seed + 1)
                  for m in (in_lead, in_tail)]
-        yield Sketches(_minhash(all_keys, all_owner, n, num_perm, seed),
-                       np.bincount(all_owner, minlength=n).astype(np.int32), *edges)
+        yield Sketches(*_one_permutation(keys, owner, n, num_perm, seed), *edges)
 
 
 def sketch(bodies: Iterable[str | None], num_perm: int = 128, shingle: int = 5, seed: int = 1
@@ -308,17 +338,25 @@ def signatures(bodies: Sequence[str], num_perm: int = 128, shingle: int = 5, see
     return sketch(bodies, num_perm, shingle, seed).sigs
 
 
+def _filled(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Slots that are not EMPTY on both sides, and their count per row (at least 1)."""
+    both = (a != EMPTY) | (b != EMPTY)
+    return both, np.maximum(both.sum(axis=-1), 1)
+
+
 def jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Estimated Jaccard similarity of signature rows a[i] and b[i] (0 if either is empty)."""
-    est = (a == b).mean(axis=-1)
-    return np.where((a == EMPTY).all(axis=-1) | (b == EMPTY).all(axis=-1), 0.0, est)
+    """Estimated Jaccard similarity of signature rows a[i] and b[i] (0 if either is empty):
+    equal slots among those holding a shingle on either side."""
+    both, count = _filled(a, b)
+    return ((a == b) & both).sum(axis=-1) / count
 
 
 def containment(later: np.ndarray, earlier: np.ndarray, later_size: np.ndarray,
                 earlier_size: np.ndarray) -> np.ndarray:
     """Estimated share of the later body's shingles found in the earlier body (see the module
     docstring): v = P(min earlier > min later) = |N \\ E| / |E ∪ N|, so |N \\ E| = v|E| / (1-v)."""
-    v = (earlier > later).mean(axis=-1)
+    both, count = _filled(later, earlier)
+    v = ((earlier > later) & both).sum(axis=-1) / count
     new = v * earlier_size / np.maximum(1.0 - v, 1e-9)
     return np.clip(1.0 - new / np.maximum(later_size, 1), 0.0, 1.0)
 
@@ -353,6 +391,12 @@ def _band_keys(sigs: np.ndarray, band: int, rows: int) -> np.ndarray:
     return (_mix(key) >> _U64(32)).astype(np.uint32)
 
 
+def _banded(sigs: np.ndarray, band: int, rows: int, live: np.ndarray) -> np.ndarray:
+    """The live rows whose band holds a shingle: an all-EMPTY band (a short body's empty bins)
+    says nothing, and every short body would share it."""
+    return live[(sigs[live, band * rows:(band + 1) * rows] != EMPTY).any(axis=1)]
+
+
 def _lsh_pairs(indexed: np.ndarray, live: np.ndarray, probes: np.ndarray,
                probe_live: np.ndarray, bands: int, max_bucket: int,
                own_rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -367,11 +411,13 @@ def _lsh_pairs(indexed: np.ndarray, live: np.ndarray, probes: np.ndarray,
     found: list[np.ndarray] = []
     held = 0
     for band in range(bands):
-        keys = _band_keys(indexed, band, rows)[live]
+        held_rows = _banded(indexed, band, rows, live)
+        keys = _band_keys(indexed, band, rows)[held_rows]
         order = np.argsort(keys, kind="stable")  # stable: older rows first
-        table, members = keys[order], live[order]
+        table, members = keys[order], held_rows[order]
         del keys, order
-        probe_keys = _band_keys(probes, band, rows)[probe_live]
+        probing = _banded(probes, band, rows, probe_live)
+        probe_keys = _band_keys(probes, band, rows)[probing]
         lo = np.searchsorted(table, probe_keys, "left")
         counts = np.minimum(np.searchsorted(table, probe_keys, "right") - lo, max_bucket)
         total = int(counts.sum())
@@ -379,7 +425,7 @@ def _lsh_pairs(indexed: np.ndarray, live: np.ndarray, probes: np.ndarray,
             continue
         # Expand each [lo, lo + count) range without a Python loop.
         offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(total)
-        q = np.repeat(probe_live, counts)
+        q = np.repeat(probing, counts)
         m = members[offsets].astype(np.int64)
         if own_rows is not None:
             other = m != own_rows[q]
@@ -393,7 +439,7 @@ def _lsh_pairs(indexed: np.ndarray, live: np.ndarray, probes: np.ndarray,
     return pairs // n, pairs % n
 
 
-_FORMAT = "nightdesk-neardup-2"
+_FORMAT = "nightdesk-neardup-3"  # 3: one-permutation whole-text sketches
 _ROW_GROUP = 1 << 16  # rows per Parquet row group: reading copies one group at a time
 _PARAMS = ("num_perm", "bands", "shingle", "seed", "lead_bands", "max_bucket")
 # Hashes do not compress: only the id and date columns are worth zstd.

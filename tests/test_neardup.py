@@ -62,11 +62,16 @@ def test_hashing_is_pinned() -> None:
     s = sketch(["Harbour officials said the new ferry route opened on 3 May, two weeks later "
                 "than planned."])
     assert s.sizes[0] == 12  # 16 tokens
-    assert s.sigs[0, :4].tolist() == PINNED
+    filled = np.flatnonzero(s.sigs[0] != neardup.EMPTY)
+    assert len(filled) == 12  # one bin per shingle here: no two share a bin
+    assert [filled[:4].tolist(), s.sigs[0, filled[:4]].tolist()] == PINNED
+    assert s.lead[0, :4].tolist() == PINNED_LEAD
 
 
-# The first four 16-bit slots of the sentence above: the hashing, pinned.
-PINNED = [5660, 6119, 3746, 3829]
+# The sentence above: its first four occupied bins and their 16-bit minima (one-permutation
+# whole-text sketch), and the first four slots of its lead sketch (classic MinHash).
+PINNED = [[29, 36, 41, 53], [28500, 5478, 76, 47312]]
+PINNED_LEAD = [2130, 4910, 15950, 2266]
 
 
 def test_tokens_ignore_case_punctuation_layout_and_compatibility_forms() -> None:
