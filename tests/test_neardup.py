@@ -107,6 +107,23 @@ def test_estimates_track_exact_jaccard_and_containment() -> None:
     assert (est_c == 1.0).all()  # one-sided: exact when the later text is contained
 
 
+def test_short_bodies_fill_few_bins_and_still_meet_through_the_bands() -> None:
+    short = " ".join(words(12, 5))  # 8 shingles: at most 8 of 128 bins hold one
+    s = sketch([short])
+    assert 0 < (s.sigs[0] != neardup.EMPTY).sum() <= 8
+    # Bins empty on both sides count for nothing: equal bodies are alike, not 8/128 alike.
+    assert jaccard(s.sigs, s.sigs)[0] == 1.0
+    index = NearDupIndex()
+    labels = index.assign_clusters(["a", "b", "c"], index.sketch([short, short, story(9, 12)]),
+                                   [at(0), at(1), at(0)])
+    assert labels.to_dict() == {"a": None, "b": "a", "c": None}
+    # Two unrelated short bodies share dozens of all-EMPTY bands; those are no bucket.
+    two = sketch([short, " ".join(words(12, 6))]).sigs
+    rows = np.arange(2)
+    probe, found = neardup._lsh_pairs(two, rows, two, rows, 32, 200, own_rows=rows)
+    assert len(probe) == len(found) == 0
+
+
 # -- the index --------------------------------------------------------------------------------
 
 
