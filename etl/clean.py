@@ -52,6 +52,8 @@ BOILERPLATE: dict[str, tuple[str, ...]] = {
 # Mojibake: UTF-8 read as Latin-1/cp1252 ("â€™", "Ã©", "Ð¼"). A cheap vectorised test picks the
 # few rows that need ftfy (about 800 documents/s per core: too slow to run on every row).
 _MOJIBAKE = r"(?:Ã[\u0080-\u00bf]|Â[\u0080-\u00bf]|â€|Ð[\u0080-\u00bf]|Ñ[\u0080-\u00bf])"
+# The same test as RE2 spells it: pandas hands a pattern with \u escapes to Python's re.
+_MOJIBAKE_RE2 = r"(?:[ÃÂÐÑ][\x{80}-\x{bf}]|â€)"
 _TEXT_FIELDS = ("title", "subtitle", "description", "body", "image_caption")
 
 _SINGLE_LINE = ("title", "subtitle", "section", "language", "description", "image_url",
@@ -131,7 +133,7 @@ def drop_bogus_dates(df: pd.DataFrame) -> int:
 def repair_unicode(s: pd.Series) -> pd.Series:
     """Fix mojibake where the vectorised check flags it; quotes and everything else untouched.
     Returns `s` itself when nothing is flagged."""
-    flagged = s.str.contains(_MOJIBAKE, regex=True, na=False)
+    flagged = _mojibake(s)
     if not flagged.any():
         return s
     import ftfy
@@ -142,6 +144,14 @@ def repair_unicode(s: pd.Series) -> pd.Series:
     out = s.copy()
     out[flagged] = s[flagged].map(lambda t: ftfy.fix_text(t, config=config))
     return out
+
+
+def _mojibake(s: pd.Series) -> pd.Series:
+    """Values that may hold mojibake (bool, False for missing): in RE2 for an Arrow column."""
+    if isinstance(s.array, pd.arrays.ArrowStringArray):
+        found = pc.match_substring_regex(pa.array(s.array), _MOJIBAKE_RE2).fill_null(False)
+        return pd.Series(found.to_numpy(zero_copy_only=False), index=s.index, dtype=bool)
+    return s.str.contains(_MOJIBAKE, regex=True, na=False)
 
 
 def _collapse(text: str) -> str:

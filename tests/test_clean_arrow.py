@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etl import arrowtext
-from etl.clean import BOILERPLATE, _text, clean_body, word_count
+from etl.clean import _MOJIBAKE, BOILERPLATE, _mojibake, _text, clean_body, word_count
 
 ALL = "".join(chr(cp) for cp in range(0x110000) if not 0xD800 <= cp < 0xE000)
 
@@ -91,6 +91,15 @@ def test_lower_maps_to_ascii_only_where_re2_ignoring_case_matches():
     for letter, chars in to_ascii.items():
         hits = pc.match_substring_regex(pa.array(chars), f"(?i){letter}")
         assert all(hits.to_pylist()), letter
+
+
+def test_mojibake_test_in_re2_is_pythons():
+    values = [lead + chr(cp) for lead in "ÃÂÐÑâaé€" for cp in range(0x3000)]
+    values += ["â€™", "x€", "€â", "â\n€", "Ã", "", "plain"]
+    column = pd.Series([*values, None], dtype="str")
+    want = [*(bool(re.search(_MOJIBAKE, v)) for v in values), False]
+    assert _mojibake(column).tolist() == want
+    assert _mojibake(column.astype(object)).tolist() == want
 
 
 # -- generated text ----------------------------------------------------------------------------
