@@ -76,6 +76,14 @@ def _invalid(s: pd.Series) -> np.ndarray:
                     dtype=bool)
 
 
+def _lists_valid(column: pd.Series) -> bool:
+    """Whether every string in the lists of `column` is valid text: one check of them all
+    joined (validity is per character), instead of two regex searches per string."""
+    return is_valid_text("".join(v for value in column.to_numpy(object)
+                                 if isinstance(value, list | tuple)
+                                 for v in value if isinstance(v, str)))
+
+
 def valid_texts(df: pd.DataFrame) -> int:
     """Make every crawl text of `df` valid text (contracts.schema.valid_text), in place; returns the
     characters removed or replaced."""
@@ -91,7 +99,7 @@ def valid_texts(df: pd.DataFrame) -> int:
             df[col] = column
             changed += sum(n for _, n in fixed)
     for col in LIST_FIELDS:
-        if col not in df:
+        if col not in df or _lists_valid(df[col]):
             continue
 
         def one(value: object) -> object:

@@ -158,3 +158,17 @@ def test_single_line_collapse_equals_python(values):
 def test_word_count_equals_a_python_regex_count(values):
     want = [len(re.findall(r"\w+", v)) if isinstance(v, str) else 0 for v in values]
     assert word_count(pd.Series(values, dtype=object)).tolist() == want
+
+
+def test_valid_texts_fixes_list_values_only_where_a_string_is_invalid():
+    from contracts.schema import LIST_FIELDS, valid_text
+    from etl.clean import valid_texts
+
+    lists = [["Ann", "B\x00b"], ["a\r\nb", 5], None, ("ok",), ["\ud800"]]
+    clean_lists = [["Ann"], [], None, ("x",), ["fine"]]
+    df = pd.DataFrame({LIST_FIELDS[0]: pd.Series(lists, dtype=object),
+                       LIST_FIELDS[1]: pd.Series(clean_lists, dtype=object)})
+    assert valid_texts(df) == sum(valid_text(v)[1] for value in lists if value
+                                  for v in value if isinstance(v, str))
+    assert df[LIST_FIELDS[0]].tolist() == [["Ann", "Bb"], ["a\nb", 5], None, ("ok",), ["\ufffd"]]
+    assert df[LIST_FIELDS[1]].tolist() == clean_lists
