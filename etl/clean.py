@@ -13,6 +13,8 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from contracts.schema import (
     CRAWL_STATE_LIMITS,
@@ -28,13 +30,14 @@ from contracts.schema import (
     valid_text,
 )
 from contracts.urls import canonical_key
+from etl import arrowtext
 from etl.neardup import word_table
 
 # Blocks that are never article text, whatever the parser let through. Per source, searched in
 # each paragraph (lowercased, whitespace collapsed): anchor with ^ and $ to match a whole one
-# (not \A or \Z: a body is first searched whole, a paragraph per line); "*" applies to every
-# source. Searched rather than fullmatched with .* around them: a leading
-# .* makes the regex engine backtrack over every paragraph (a fifth of the cleaning time).
+# (not \A or \Z: RE2 first searches the whole column, a paragraph per line, see _prefilter);
+# "*" applies to every source. Searched rather than fullmatched with .* around them: a leading
+# .* makes the regex engine backtrack over every paragraph.
 BOILERPLATE: dict[str, tuple[str, ...]] = {
     "*": (
         r"^(?:read more about|related article|advertisement)\b",
@@ -49,6 +52,8 @@ BOILERPLATE: dict[str, tuple[str, ...]] = {
 # Mojibake: UTF-8 read as Latin-1/cp1252 ("â€™", "Ã©", "Ð¼"). A cheap vectorised test picks the
 # few rows that need ftfy (about 800 documents/s per core: too slow to run on every row).
 _MOJIBAKE = r"(?:Ã[\u0080-\u00bf]|Â[\u0080-\u00bf]|â€|Ð[\u0080-\u00bf]|Ñ[\u0080-\u00bf])"
+# The same test as RE2 spells it: pandas hands a pattern with \u escapes to Python's re.
+_MOJIBAKE_RE2 = r"(?:[ÃÂÐÑ][\x{80}-\x{bf}]|â€)"
 _TEXT_FIELDS = ("title", "subtitle", "description", "body", "image_caption")
 
 _SINGLE_LINE = ("title", "subtitle", "section", "language", "description", "image_url",
@@ -71,6 +76,14 @@ def _invalid(s: pd.Series) -> np.ndarray:
                     dtype=bool)
 
 
+def _lists_valid(column: pd.Series) -> bool:
+    """Whether every string in the lists of `column` is valid text: one check of them all
+    joined (validity is per character), instead of two regex searches per string."""
+    return is_valid_text("".join(v for value in column.to_numpy(object)
+                                 if isinstance(value, list | tuple)
+                                 for v in value if isinstance(v, str)))
+
+
 def valid_texts(df: pd.DataFrame) -> int:
     """Make every crawl text of `df` valid text (contracts.schema.valid_text), in place; returns the
     characters removed or replaced."""
@@ -86,7 +99,7 @@ def valid_texts(df: pd.DataFrame) -> int:
             df[col] = column
             changed += sum(n for _, n in fixed)
     for col in LIST_FIELDS:
-        if col not in df:
+        if col not in df or _lists_valid(df[col]):
             continue
 
         def one(value: object) -> object:
@@ -128,7 +141,7 @@ def drop_bogus_dates(df: pd.DataFrame) -> int:
 def repair_unicode(s: pd.Series) -> pd.Series:
     """Fix mojibake where the vectorised check flags it; quotes and everything else untouched.
     Returns `s` itself when nothing is flagged."""
-    flagged = s.str.contains(_MOJIBAKE, regex=True, na=False)
+    flagged = _mojibake(s)
     if not flagged.any():
         return s
     import ftfy
@@ -141,6 +154,14 @@ def repair_unicode(s: pd.Series) -> pd.Series:
     return out
 
 
+def _mojibake(s: pd.Series) -> pd.Series:
+    """Values that may hold mojibake (bool, False for missing): in RE2 for an Arrow column."""
+    if isinstance(s.array, pd.arrays.ArrowStringArray):
+        found = pc.match_substring_regex(pa.array(s.array), _MOJIBAKE_RE2).fill_null(False)
+        return pd.Series(found.to_numpy(zero_copy_only=False), index=s.index, dtype=bool)
+    return s.str.contains(_MOJIBAKE, regex=True, na=False)
+
+
 def _collapse(text: str) -> str:
     """NFC, whitespace runs to one space, stripped: str.split() splits on exactly the characters
     Python's re calls `\\s`, and does it in C."""
@@ -148,9 +169,24 @@ def _collapse(text: str) -> str:
 
 
 def _text(s: pd.Series) -> pd.Series:
-    values = s.astype("str").to_numpy(object)
-    return pd.Series([_collapse(t) if isinstance(t, str) else t for t in values], index=s.index,
-                     dtype="str")
+    """`_collapse` of every value of `s` as a string (pandas' astype), in Arrow; the few values
+    Python's NFC could change are collapsed in Python."""
+    values = s.astype("str")
+    text = arrowtext.to_arrow(values)
+    out = arrowtext.collapse(text)
+    slow = np.flatnonzero(arrowtext.python_rows(text))
+    if slow.size:
+        fixed = [_collapse(t) for t in text.take(slow).to_pylist()]
+        out = _replace_rows(out, slow, fixed)
+    return pd.Series(out, index=s.index, dtype="str")
+
+
+def _replace_rows(values: pa.Array, rows: np.ndarray, new: list[str] | pa.Array) -> pa.Array:
+    """`values` with values[rows] = new (rows ascending)."""
+    mask = np.zeros(len(values), bool)
+    mask[rows] = True
+    new = new if isinstance(new, pa.Array) else pa.array(new, values.type)
+    return pc.replace_with_mask(values, pa.array(mask), new)
 
 
 def _clean_list(values: object, split: bool = False) -> list[str]:
@@ -172,96 +208,126 @@ def _clean_list(values: object, split: bool = False) -> list[str]:
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
-def _quick(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    """`pattern` without a leading \\b: Python's re scans about 10x faster for a pattern that
-    starts with a literal, and dropping a \\b only widens the matches."""
-    if pattern.startswith("\\b"):
-        try:
-            return re.compile(pattern[2:], flags)
-        except re.error:
-            pass
-    return re.compile(pattern, flags)
+def _prefilter(pattern: str) -> str | None:
+    r"""`pattern` for RE2 as a prefilter: searched case-insensitively in a whole cleaned body
+    (its paragraphs one per line, (?m)), it matches wherever Python's re finds `pattern` in a
+    lowercased paragraph, and maybe elsewhere. None when that is not certain.
 
-
-def _line_start(pattern: str) -> tuple[re.Pattern[str], bool]:
-    """The quick form for a whole body searched line by line (MULTILINE), and whether it is
-    anchored. `^X` becomes `\\nX`, searched in the body after a line break: re tries `^` at
-    every character, but finds a literal first character in C (5x faster here)."""
-    if pattern.startswith("^"):
-        try:
-            return re.compile("\n" + pattern[1:], re.MULTILINE), True
-        except re.error:
-            pass
-    return _quick(pattern, re.MULTILINE), False
+    RE2's \b is ASCII-only: a \b (or \B) is dropped, which only widens the matches. Refused:
+    other letter escapes (\w, \d, \s are ASCII-only in RE2; \A, \Z anchor elsewhere; in a class
+    \b is a backspace), groups other than (?:...) (inline flags, lookarounds), negated and POSIX
+    classes ((?i)[^s] misses the "ſ" that lower() keeps), Python's "{,n}", and whatever RE2
+    cannot compile."""
+    if (not pattern.isascii() or any(s in pattern for s in ("[^", "[:", "{,"))
+            or re.search(r"\(\?(?!:)", pattern)):
+        return None
+    out: list[str] = []
+    in_class, first = False, 0
+    for token in re.findall(r"\\.|.", pattern, re.DOTALL):
+        if len(token) == 2 and token[1].isalnum():
+            if token in ("\\b", "\\B") and not in_class:
+                continue
+            return None
+        if token == "[" and not in_class:
+            in_class, first = True, len(out) + 1
+        elif token == "]" and in_class and len(out) > first:  # "[]...]": the first is literal
+            in_class = False
+        out.append(token)
+    translated = "".join(out)
+    try:
+        pc.match_substring_regex(pa.array([""]), translated)
+    except pa.ArrowInvalid:
+        return None
+    return translated
 
 
 @dataclasses.dataclass(frozen=True)
 class _Boilerplate:
-    """One source's patterns: `suspects` searches a whole body (its paragraphs one per line)
-    with the quick forms, so that only the paragraphs it points at take the `junk` test;
-    `junk` is exact."""
+    """One source's patterns: `exact` decides, in Python; `prefilter` (RE2, for the whole
+    column) flags the bodies that may hold a paragraph `exact` matches, or is None when every
+    body must be searched."""
 
-    quick: tuple[re.Pattern[str], ...]
-    whole: tuple[tuple[re.Pattern[str], bool], ...]
     exact: tuple[re.Pattern[str], ...]
+    prefilter: str | None
 
     @classmethod
     def of(cls, source: str) -> _Boilerplate:
         patterns = BOILERPLATE["*"] + BOILERPLATE.get(source, ())
-        return cls(tuple(_quick(p) for p in patterns),
-                   tuple(_line_start(p) for p in patterns),
-                   tuple(re.compile(p) for p in patterns))
-
-    def suspects(self, lines: str) -> set[int] | None:
-        """Lines (0-based) where a pattern's whole-body search starts a match, or None when a
-        match runs over a line end (then every paragraph is tested). One search per pattern
-        per body: testing each paragraph of every suspected body was most of clean_body."""
-        found: set[int] = set()
-        after_break = "\n" + lines  # what a _line_start pattern searches
-        for rx, anchored in self.whole:
-            text = after_break if anchored else lines
-            for m in rx.finditer(text):
-                if "\n" in m.group()[anchored:]:
-                    return None
-                # text[i + 1] is lines[i]: an anchored match starts on its line's break
-                found.add(lines.count("\n", 0, m.start()))
-        return found
+        quick = [_prefilter(p) for p in patterns]
+        # lower() turns "İ" into two characters ("i" and a combining dot): no RE2 match lines
+        # up with Python's there, so a body holding one is always searched.
+        prefilter = (None if None in quick else
+                     "(?im)" + "|".join(f"(?:{q})" for q in quick) + "|\\x{130}")
+        return cls(tuple(re.compile(p) for p in patterns), prefilter)
 
     def junk(self, paragraph: str) -> bool:
-        return any(q.search(paragraph) and x.search(paragraph)
-                   for q, x in zip(self.quick, self.exact, strict=True))
+        lowered = paragraph.lower()
+        return any(x.search(lowered) for x in self.exact)
+
+    def strip(self, cleaned: pa.Array) -> pa.Array:
+        """Cleaned bodies (paragraphs joined by a blank line) without their junk paragraphs:
+        the prefilter flags the paragraphs that may be junk, `junk` decides on those."""
+        paras = pc.split_pattern(cleaned, "\n\n")
+        flat = paras.flatten()
+        maybe = (np.arange(len(flat)) if self.prefilter is None else
+                 np.flatnonzero(_matches(flat, self.prefilter)))
+        keep = np.ones(len(flat), bool)
+        keep[maybe] = [not self.junk(p) for p in flat.take(maybe).to_pylist()]
+        if keep.all():
+            return cleaned
+        kept = np.bincount(pc.list_parent_indices(paras).to_numpy()[keep], minlength=len(paras))
+        offsets = pa.array(np.concatenate(([0], np.cumsum(kept))), pa.int32())
+        lists = pa.ListArray.from_arrays(offsets, flat.filter(pa.array(keep)))
+        return pc.binary_join(lists, pa.scalar("\n\n", cleaned.type))
+
+
+def _matches(text: pa.Array, pattern: str) -> np.ndarray:
+    return pc.match_substring_regex(text, pattern).fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _clean_one(body: str, rules: _Boilerplate) -> str:
+    """One body in Python: the definition clean_body computes in Arrow, used for a body
+    holding NUL (the paragraph mark in Arrow)."""
+    paras = [" ".join(p.split()) for p in
+             _PARAGRAPH_BREAK.split(unicodedata.normalize("NFC", body))]
+    return "\n\n".join(p for p in paras if p and not rules.junk(p))
 
 
 def clean_body(bodies: pd.Series, sources: pd.Series) -> pd.Series:
     r"""Split into paragraphs, normalise each, drop boilerplate, join with one blank line.
 
-    One pass per body: NFC, then per paragraph `" ".join(p.split())` (the same whitespace as
-    `\s` in Python's re, collapsed in C); the boilerplate patterns search the whole body once
-    and only the paragraphs where a match starts are tested exactly. This replaced exploding
-    bodies into a Series of paragraphs, which cost a pandas regex call per paragraph and was a
-    third of the transform's time."""
-    patterns = {name: _Boilerplate.of(name) for name in sources.dropna().unique()}
-    generic = _Boilerplate.of("*")
+    Per body: NFC; split at `\n\s*\n` (Python's \s); whitespace runs in a paragraph to one
+    space, stripped; empty paragraphs dropped; a paragraph any of the source's BOILERPLATE
+    patterns finds (lowercased) dropped. Not a string: "".
 
-    def one(body: object, source: object) -> str:
-        if not isinstance(body, str) or not body:
-            return ""
-        rules = patterns.get(source, generic)
-        paras = [" ".join(p.split()) for p in
-                 _PARAGRAPH_BREAK.split(unicodedata.normalize("NFC", body))]
-        paras = [p for p in paras if p]
-        # lower() never makes a line end, so line i of the lowered body is paras[i].lower()
-        suspects = rules.suspects("\n".join(paras).lower())
-        if suspects is None:
-            paras = [p for p in paras if not rules.junk(p.lower())]
-        elif suspects:
-            paras = [p for i, p in enumerate(paras)
-                     if i not in suspects or not rules.junk(p.lower())]
-        return "\n\n".join(paras)
+    Done for the whole column in Arrow (etl.arrowtext): a Python split and join per paragraph
+    was a quarter of the transform's time. Python normalises the few bodies NFC could change,
+    and cleans one holding NUL (the paragraph mark in Arrow; valid_texts removes it before
+    clean() gets here). The boilerplate patterns run as one RE2 prefilter per source, on the
+    bodies and then on the paragraphs of the bodies it flags; Python's re decides on the
+    paragraphs flagged."""
+    text = arrowtext.to_arrow(bodies)
+    odd = np.flatnonzero(arrowtext.python_rows(text, "\0"))
+    odd_values = text.take(odd).to_pylist()
+    nul = {int(i): v for i, v in zip(odd, odd_values, strict=True) if "\0" in v}
+    if odd.size:
+        text = _replace_rows(text, odd, [unicodedata.normalize("NFC", v) for v in odd_values])
+    cleaned = arrowtext.paragraphs(text)
 
-    cleaned = [one(b, s) for b, s in zip(bodies.to_numpy(object), sources.to_numpy(object),
-                                         strict=True)]
-    return pd.Series(cleaned, index=bodies.index, dtype="str")
+    keys = np.array([s if isinstance(s, str) and s in BOILERPLATE else "*"
+                     for s in sources.to_numpy(object)], dtype=object)
+    rules = {key: _Boilerplate.of(key) for key in dict.fromkeys(keys)}
+    for key, rule in rules.items():
+        rows = np.flatnonzero(keys == key)
+        if rule.prefilter is not None:
+            part = cleaned if rows.size == len(cleaned) else cleaned.take(rows)
+            rows = rows[_matches(part, rule.prefilter)]
+        if rows.size:
+            cleaned = _replace_rows(cleaned, rows, rule.strip(cleaned.take(rows)))
+    if nul:
+        rows = np.array(sorted(nul))
+        cleaned = _replace_rows(cleaned, rows, [_clean_one(nul[i], rules[keys[i]]) for i in rows])
+    return pd.Series(cleaned.fill_null(""), index=bodies.index, dtype="str")
 
 
 _COUNT_CHARS = 1 << 20  # text per word-counting step (~4 MB of code points)
@@ -295,7 +361,15 @@ def content_hash(df: pd.DataFrame) -> pd.Series:
     dateModified moves without edits)."""
     keys = (df["title"].fillna("").astype("str") + "\x1f" + df["authors"].map("\x1e".join)
             + "\x1f" + df["body"].fillna("").astype("str"))
-    return keys.map(lambda k: hashlib.sha256(k.encode("utf-8")).hexdigest()).astype("str")
+    text = arrowtext.to_arrow(keys)
+    if text.null_count:
+        raise TypeError("content_hash: a title, author or body that is not text")
+    # Hashed straight from Arrow's UTF-8 buffer: no Python string made and encoded per row.
+    ends = np.frombuffer(text.buffers()[1], np.int64)[text.offset:text.offset + len(text) + 1]
+    data = memoryview(text.buffers()[2] or b"")
+    return pd.Series([hashlib.sha256(data[a:b]).hexdigest()
+                      for a, b in zip(ends[:-1].tolist(), ends[1:].tolist(), strict=True)],
+                     index=keys.index, dtype="str")
 
 
 def clean(raw: pd.DataFrame) -> pd.DataFrame:
