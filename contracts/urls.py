@@ -10,6 +10,7 @@ The stored `url` stays the site's own canonical URL.
 
 from __future__ import annotations
 
+import functools
 import re
 from functools import cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -24,6 +25,7 @@ TRACKING = re.compile(
 # Mobile and AMP variants of a host or path that serve the same article.
 _MOBILE_HOST = re.compile(r"^(m|mobile|amp|www)\.", re.IGNORECASE)
 _AMP_PATH = re.compile(r"(/amp/?$|/amp(?=/)|\.amp(?=\.html?$|$))", re.IGNORECASE)
+_SLASHES = re.compile(r"/{2,}")
 
 
 @cache
@@ -61,6 +63,7 @@ def listing_key(url: str) -> str:
                        parts.query, ""))
 
 
+@functools.lru_cache(maxsize=4096)  # a batch holds a few hosts, each in thousands of URLs
 def _host(host: str) -> str:
     host = host.lower().rstrip(".")
     while _MOBILE_HOST.match(host) and host.count(".") >= 2:
@@ -76,9 +79,11 @@ def canonical_key(url: str) -> str:
     if parts.port and parts.port not in (80, 443):
         host = f"{host}:{parts.port}"
     path = _AMP_PATH.sub("", parts.path or "/") or "/"
-    path = re.sub(r"/{2,}", "/", path)
+    path = _SLASHES.sub("/", path)
     if len(path) > 1:
         path = path.rstrip("/")
+    if not parts.query:  # most article URLs: no parameters to parse, sort and encode
+        return urlunsplit(("", host, path, "", "")).lstrip("/")
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if not TRACKING.match(k) and k.lower() not in ("amp", "outputtype")]
     return urlunsplit(("", host, path, urlencode(sorted(query)), "")).lstrip("/")
