@@ -134,6 +134,20 @@ def test_byline_lists_more_authors_than_jsonld():
     assert generic_extract(html, URL)["authors"] == ["Anna Petrova", "Ivan Ivanov"]
 
 
+@pytest.mark.parametrize(("raw", "names"), [
+    ("著者 山田花子 イラスト 佐藤一郎", ["山田花子"]),  # author label, then an illustrator
+    ("文● 鈴木／ニュース編集部", ["鈴木"]),  # text by ..., then the editorial department
+    ("John Doe　著、田中 次郎　監訳、木村 三郎　訳", ["John Doe"]),  # name, then its role
+    ("作者：王小明", ["王小明"]),
+    ("文/李华", ["李华"]),
+    ("写真：高橋", []),  # a photo credit only
+    ("山田花子", ["山田花子"]),  # no label: as given
+])
+def test_split_byline_cjk_role_labels(raw, names):
+    assert split_byline(raw) == names
+    assert split_byline(raw, whole=True) == names
+
+
 # --- dates and time zones ----------------------------------------------------------------------
 
 def dated(value: str, where: str = "ld") -> str:

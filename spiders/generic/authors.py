@@ -2,9 +2,10 @@
 
 Order of evidence: the JSON-LD article's `author`, then author meta tags, then the visible byline.
 Every raw credit goes through split_byline(): "By A and B" -> [A, B], roles and photo credits
-dropped, "Staff" -> nobody. An organisation that is the site or its publisher becomes an author
-only when a visible byline credits it ("By Euronews with agencies", AP's own "Associated Press"):
-a publisher in the author field of a page with no byline is a house default, not a credit.
+dropped, "Staff" -> nobody; Chinese/Japanese role labels likewise ("著者 A イラスト B" -> [A]).
+An organisation that is the site or its publisher becomes an author only when a visible byline
+credits it ("By Euronews with agencies", AP's own "Associated Press"): a publisher in the author
+field of a page with no byline is a house default, not a credit.
 """
 
 from __future__ import annotations
@@ -115,6 +116,55 @@ def _plausible(name: str) -> bool:
     return any(c.isalpha() for c in name)
 
 
+# Credits written the Chinese/Japanese way: a role label before the name ('著者 A イラスト B',
+# '文● A／B編集部', '作者：A', '文/A') or after it ('A 著、B 監訳、C 訳'). Writing roles credit
+# an author; drawing, photographs, translation and editing do not, nor does an editorial
+# department ('…編集部').
+_CJK_WRITING = ("著者", "作者", "筆者", "执笔", "執筆", "撰文", "記者", "记者", "原作", "文", "著")
+_CJK_OTHER = ("イラスト", "翻訳者", "翻訳", "訳者", "監訳", "监译", "译者", "翻译", "写真", "撮影",
+              "摄影", "编辑", "編集", "責任編輯", "责任编辑", "监修", "監修", "插画", "漫画", "絵",
+              "画", "図", "图", "訳", "译")
+_CJK_ROLE = "|".join(sorted(_CJK_WRITING + _CJK_OTHER, key=len, reverse=True))
+_CJK_LABELS = rf"(?:{_CJK_ROLE})(?:[・&＆](?:{_CJK_ROLE}))*"
+_HAS_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+# A label before a name: at the start or after a space or list separator, then a mark or space.
+_CJK_PREFIX = re.compile(rf"(?:^|(?<=[\s、，,;；]))({_CJK_LABELS})(?:\s*[/／●○■◆◎：:]\s*|\s+)")
+_CJK_SUFFIX = re.compile(rf"^(.+?)\s+({_CJK_LABELS})$")  # a label after the name
+_CJK_SEGMENT = re.compile(r"\s*[、，,／/|;；]\s*")
+_CJK_DEPARTMENT = re.compile(r"(?:編集部|编辑部|編輯部)$")
+
+
+def _writing_role(labels: str) -> bool:
+    return any(label in _CJK_WRITING for label in re.split(r"[・&＆]", labels))
+
+
+def _cjk_credits(value: str) -> list[str] | None:
+    """The writers in a credit with Chinese/Japanese role labels; None when it has none."""
+    if not _HAS_CJK.search(value):
+        return None
+    if not (_CJK_PREFIX.search(value) or any(_CJK_SUFFIX.match(seg) for seg in
+                                              _CJK_SEGMENT.split(value))):
+        return None
+    marked = _CJK_PREFIX.sub(lambda m: f"\x00{m.group(1)}\x01", value)
+    names: list[str] = []
+    for segment in _CJK_SEGMENT.split(marked):
+        # [text before the first label, label, its text, label, its text ...]
+        pieces = re.split(r"\x00([^\x01]*)\x01", segment)
+        head = pieces[0].strip()
+        if head:
+            m = _CJK_SUFFIX.match(head)
+            if m:
+                if _writing_role(m.group(2)):
+                    names.append(m.group(1))
+            elif not _CJK_DEPARTMENT.search(head):
+                names.append(head)
+        for label, name in zip(pieces[1::2], pieces[2::2], strict=True):
+            name = name.strip()
+            if name and _writing_role(label) and not _CJK_DEPARTMENT.search(name):
+                names.append(name)
+    return names
+
+
 def split_byline(raw: str, *, whole: bool = False) -> list[str]:
     """Names in one raw credit. `whole`: the credit is one name already (one of several
     structured authors), so it is not split at 'and' or commas ('Marks and Spencer')."""
@@ -127,7 +177,8 @@ def split_byline(raw: str, *, whole: bool = False) -> list[str]:
     # '(Image: Getty)', '[Photo: AP]': a picture credit in brackets is nobody's byline
     value = re.sub(r"[(\[]\s*(?:image|photo|picture|pictures|photograph|video|credit)s?\b[^)\]]*"
                    r"[)\]]?", " ", value, flags=re.IGNORECASE).strip()
-    parts = [value] if whole else _SPLIT.split(value)
+    cjk = _cjk_credits(value)  # role labels name the writers, even in one structured name
+    parts = cjk if cjk is not None else [value] if whole else _SPLIT.split(value)
     names: list[str] = []
     for part in parts:
         part = part.strip()
