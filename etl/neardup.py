@@ -347,7 +347,7 @@ def sketch(bodies: Iterable[str | None], num_perm: int = 128, shingle: int = 5, 
 
 def signatures(bodies: Sequence[str], num_perm: int = 128, shingle: int = 5, seed: int = 1
                ) -> np.ndarray:
-    """MinHash signatures, uint32 [n, num_perm]. The index takes the full `sketch(...)`: the
+    """Whole-text signatures, uint16 [n, num_perm]. The index takes the full `sketch(...)`: the
     containment and continuation tests also need the shingle counts and the edge sketches."""
     return sketch(bodies, num_perm, shingle, seed).sigs
 

@@ -174,7 +174,7 @@ def _insert(eng: sa.Engine, table: sa.Table):
     return insert(table)
 
 
-def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for i in range(0, len(values), size):
         yield values[i:i + size]
 
@@ -182,19 +182,24 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
 def lookup(conn: sa.Connection, column: str, values: Iterable[str]) -> pd.DataFrame:
     """article_id, url, url_key, content_hash, published_at of stored articles whose `column`
     is in `values`."""
-    names = ["article_id", "url", "url_key", "content_hash", "published_at"]
+    return _select_in(conn, ["article_id", "url", "url_key", "content_hash", "published_at"],
+                      column, sorted(set(values)))
+
+
+def _select_in(conn: sa.Connection, names: Sequence[str], column: str,
+               values: Sequence[str]) -> pd.DataFrame:
+    """Columns `names` of the stored articles whose `column` is in `values`."""
     cols = [articles.c[n] for n in names]
-    values = sorted(set(values))
     if conn.dialect.name == "sqlite":
         # One JSON array per 50k values instead of an IN-list per 500: a million keys were
         # thousands of statements; SQLite still probes the index per value.
         listed = sa.func.json_each(sa.bindparam("values")).table_valued("value")
         stmt = sa.select(*cols).where(articles.c[column].in_(sa.select(listed.c.value)))
-        results = (conn.execute(stmt, {"values": json.dumps(chunk)}).all()
+        results = (conn.execute(stmt, {"values": json.dumps(list(chunk))}).all()
                    for chunk in _chunks(values, 50_000))
     else:
-        results = (conn.execute(sa.select(*cols).where(articles.c[column].in_(chunk))).all()
-                   for chunk in _chunks(values))
+        results = (conn.execute(sa.select(*cols).where(articles.c[column].in_(list(chunk))))
+                   .all() for chunk in _chunks(values, 5000))
     return rows_frame(names, results)
 
 
@@ -222,16 +227,7 @@ def _py(value: Any) -> Any:
 
 def run_ids(conn: sa.Connection, ids: Sequence[str]) -> pd.DataFrame:
     """article_id, first_run_id, last_run_id of the stored articles among `ids`."""
-    a = articles
-    if conn.dialect.name == "sqlite":  # one JSON parameter, as in lookup
-        sql = f"SELECT article_id, first_run_id, last_run_id FROM articles WHERE {_IN_IDS}"
-        results = (conn.exec_driver_sql(sql, (json.dumps(list(chunk)),)).all()
-                   for chunk in _chunks(ids, 50_000))
-    else:
-        results = (conn.execute(sa.select(a.c.article_id, a.c.first_run_id, a.c.last_run_id)
-                                .where(a.c.article_id.in_(chunk))).all()
-                   for chunk in _chunks(ids, 5000))
-    return rows_frame(["article_id", "first_run_id", "last_run_id"], results)
+    return _select_in(conn, ["article_id", "first_run_id", "last_run_id"], "article_id", ids)
 
 
 def upsert_articles(conn: sa.Connection, rows: pa.Table, run_id: str) -> dict[str, int]:
