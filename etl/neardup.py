@@ -154,17 +154,23 @@ def word_table() -> np.ndarray:
 
 
 @functools.cache
-def _lower_table() -> np.ndarray:
-    """uint32[0x110000]: each code point's lowercase (str.lower). A lookup in numpy is several
-    times cheaper than str.lower on non-ASCII text. Only U+0130 lowercases to two code points
-    ("i" and a combining dot, which is not a word character): it maps to "i"."""
+def _token_table() -> np.ndarray:
+    """uint32[0x110000]: each word character's lowercase (str.lower), 0 for every other code
+    point, so one lookup both lowercases and marks the tokens (a lookup in numpy is several
+    times cheaper than str.lower on non-ASCII text). Lowercasing never turns a word character
+    into a non-word one or back (checked here), so the tokens are the word runs of the text.
+    Only U+0130 lowercases to two code points ("i" and a combining dot, which is not a word
+    character): it maps to "i"."""
     cps = np.arange(0x110000, dtype=np.uint32)
     cps[0xD800:0xE000] = 0x20  # lone surrogates cannot be encoded
     cps[0x130] = 0x69
     low = np.frombuffer(cps.tobytes().decode("utf-32-le").lower().encode("utf-32-le"), np.uint32)
     if len(low) != len(cps):
-        raise RuntimeError("a code point lowercases to several: extend _lower_table")
-    return low
+        raise RuntimeError("a code point lowercases to several: extend _token_table")
+    word = word_table()
+    if (word != word[low]).any():
+        raise RuntimeError("lowercasing changes a code point's word-ness: mark tokens apart")
+    return np.where(word, low, 0).astype(np.uint32)
 
 
 _BASE = _U64(0x100000001B3)  # odd, hence invertible modulo 2**64
@@ -195,18 +201,22 @@ def _token_hashes(bodies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     token's hash is sum(c_j * BASE**j) over its characters, taken from a prefix sum and shifted
     back by BASE**-start, then mixed.
     """
-    text = "\x00".join(_nfkc(b.replace("\x00", " ")) for b in bodies)
-    cps = _lower_table()[np.frombuffer(text.encode("utf-32-le"), np.uint32)]
-    word = word_table()[cps].view(np.int8)
+    texts = [_nfkc(b.replace("\x00", " ")) for b in bodies]
+    text = "\x00".join(texts)
+    cps = _token_table()[np.frombuffer(text.encode("utf-32-le"), np.uint32)]
+    word = (cps != 0).view(np.int8)
     edges = np.diff(word, prepend=np.int8(0), append=np.int8(0))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
     # Pad the power tables to a power of two so that chunks of varying length share one table.
     pw, inv = _powers(1 << max(10, len(cps).bit_length()))
     prefix = np.zeros(len(cps) + 1, np.uint64)
-    np.cumsum(cps.astype(np.uint64) * pw[: len(cps)], out=prefix[1:])
+    # Non-word code points are 0 here; they add nothing to any token's sum.
+    np.cumsum(np.multiply(pw[: len(cps)], cps, dtype=np.uint64), out=prefix[1:])
     hashes = _mix((prefix[ends] - prefix[starts]) * inv[starts])
-    owner = np.searchsorted(np.flatnonzero(cps == 0), starts)
+    # Where each body ends (its NUL separator): from the lengths, in code points.
+    seps = np.cumsum([len(t) + 1 for t in texts]) - 1
+    owner = np.searchsorted(seps, starts)
     return hashes, owner
 
 
