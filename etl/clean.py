@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -372,9 +373,12 @@ def content_hash(df: pd.DataFrame) -> pd.Series:
                      index=keys.index, dtype="str")
 
 
-def clean(raw: pd.DataFrame) -> pd.DataFrame:
+def clean(raw: pd.DataFrame, count_words: Callable[[pd.Series], pd.Series] = word_count
+          ) -> pd.DataFrame:
     """The cleaned frame; `attrs` count what was made valid: characters of text
-    ("cleaned_chars") and optional dates out of range ("dropped_dates")."""
+    ("cleaned_chars") and optional dates out of range ("dropped_dates"). `count_words` gives
+    word_count's answer for the cleaned bodies (the transform's sketcher counts them on the
+    way)."""
     df = raw.copy()
     cleaned_chars = valid_texts(df)
     for col in _TEXT_FIELDS:
@@ -405,7 +409,7 @@ def clean(raw: pd.DataFrame) -> pd.DataFrame:
     lang = df["language"].astype("str").str.lower().str.extract(code)[0]
     df["language"] = lang.where(lang.notna(), None)
     dropped_dates = drop_bogus_dates(df)
-    df["word_count"] = word_count(df["body"])
+    df["word_count"] = count_words(df["body"])
     df["content_hash"] = content_hash(df)
     df["url_key"] = df["url"].map(canonical_key, na_action="ignore").astype("str")
     df["duplicate_of"] = None

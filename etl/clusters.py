@@ -1,7 +1,7 @@
 """Near-duplicate clusters in the pipeline: `duplicate_of` labels at transform, the index kept
 across runs at load.
 
-- transform sketches every valid article while its chunk is in memory (`save_part_sketches`),
+- transform sketches every valid article while its chunk is in memory (`PartSketcher`),
   and, after exact deduplication, labels the survivors against a read-only copy of the index
   (`label_batch`): `duplicate_of` = the id of the earliest published member of the article's
   cluster, across sources and earlier runs; null for originals and stories with no copy. Copies
@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 from contracts.layout import neardup_index
 from contracts.schema import batch_schema
 from etl import lake
+from etl.clean import word_count
 from etl.neardup import NearDupIndex, Sketches, file_meta
 
 STAGED = "neardup.parquet"
@@ -108,9 +109,30 @@ def _load(data_dir: str | Path, spare: int = 0) -> NearDupIndex:
     return index
 
 
-def save_part_sketches(bodies: pd.Series, path: Path) -> None:
-    sk = NearDupIndex().sketch(bodies)
+def _save(sk: Sketches, path: Path) -> None:
     np.savez(path, sigs=sk.sigs, sizes=sk.sizes, lead=sk.lead, tail=sk.tail)
+
+
+class PartSketcher:
+    """Sketches a chunk's cleaned bodies as etl.clean counts their words (its `count_words`):
+    the sketch tokenises every body anyway, and its tokens are the body's words wherever NFKC
+    leaves the body alone; word_count counts the rest. `save` keeps the valid rows' sketches."""
+
+    def __init__(self) -> None:
+        self._sketches: Sketches | None = None
+
+    def count_words(self, bodies: pd.Series) -> pd.Series:
+        self._sketches, words = NearDupIndex().sketch_counting(bodies)
+        redo = np.flatnonzero(words < 0)
+        if redo.size:
+            words[redo] = word_count(bodies.iloc[redo]).to_numpy()
+        return pd.Series(words, index=bodies.index, dtype="int64")
+
+    def save(self, rows: np.ndarray, path: Path) -> None:
+        """The sketches of `rows` (positions among the bodies counted) into `path`."""
+        if self._sketches is None:
+            raise RuntimeError("PartSketcher.save before count_words")
+        _save(self._sketches[rows], path)
 
 
 def label_batch(kept: pd.DataFrame, sketch_files: dict[int, Path], data_dir: str | Path,

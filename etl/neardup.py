@@ -188,20 +188,20 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return pw, inv
 
 
-def _nfkc(text: str) -> str:
-    # The quick check is ~10x cheaper than normalising, and most text is already normalised.
-    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
-
-
-def _token_hashes(bodies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Hash every token of every body: (hashes uint64 [m], owning body int64 [m]), in text order.
+def _token_hashes(bodies: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hash every token of every body: (hashes uint64 [m], owning body int64 [m], in text order;
+    bool [n]: NFKC left the body as it was, so its tokens are its `\\w` runs).
 
     One string per chunk, not one per token: bodies are NFKC-normalised, joined with NUL (not a
     word character, so no token spans two bodies), turned into code points and lowercased. A
     token's hash is sum(c_j * BASE**j) over its characters, taken from a prefix sum and shifted
     back by BASE**-start, then mixed.
     """
-    texts = [_nfkc(b.replace("\x00", " ")) for b in bodies]
+    texts = [b.replace("\x00", " ") for b in bodies]
+    # The quick check is ~10x cheaper than normalising, and most text is already normalised.
+    same = np.array([unicodedata.is_normalized("NFKC", t) for t in texts], bool)
+    for i in np.flatnonzero(~same):
+        texts[i] = unicodedata.normalize("NFKC", texts[i])
     text = "\x00".join(texts)
     cps = _token_table()[np.frombuffer(text.encode("utf-32-le"), np.uint32)]
     word = (cps != 0).view(np.int8)
@@ -217,7 +217,7 @@ def _token_hashes(bodies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     # Where each body ends (its NUL separator): from the lengths, in code points.
     seps = np.cumsum([len(t) + 1 for t in texts]) - 1
     owner = np.searchsorted(seps, starts)
-    return hashes, owner
+    return hashes, owner, same
 
 
 def _shingles(hashes: np.ndarray, owner: np.ndarray, ndocs: int, k: int
@@ -336,23 +336,42 @@ def _chunks(bodies: Iterable[str | None], chunk_chars: int) -> Iterator[list[str
         yield chunk
 
 
+def _iter_counted(bodies: Iterable[str | None], num_perm: int, shingle: int, seed: int,
+                  chunk_chars: int) -> Iterator[tuple[Sketches, np.ndarray]]:
+    """(sketches, words) chunk by chunk: words [n] counts each body's tokens where they are
+    its `\\w` runs (NFKC left it alone), -1 where they are not."""
+    for chunk in _chunks(bodies, chunk_chars):
+        n = len(chunk)
+        hashes, owner, same = _token_hashes(chunk)
+        words = np.where(same, np.bincount(owner, minlength=n), -1)
+        keys, owner, in_lead, in_tail = _shingles(hashes, owner, n, shingle)
+        # The edge sketches use their own permutations (seed + 1), shared by lead and tail.
+        edges = [_minhash(*_distinct(keys[m], owner[m]), n, EDGE_PERM, seed + 1)
+                 for m in (in_lead, in_tail)]
+        yield Sketches(*_one_permutation(keys, owner, n, num_perm, seed), *edges), words
+
+
 def iter_sketches(bodies: Iterable[str | None], num_perm: int = 128, shingle: int = 5,
                   seed: int = 1, chunk_chars: int = _CHUNK_CHARS) -> Iterator[Sketches]:
     """Sketches chunk by chunk, in input order: memory is bounded by `chunk_chars`, not by the
     number of bodies (stream a million bodies through this and keep only the sketches)."""
-    for chunk in _chunks(bodies, chunk_chars):
-        n = len(chunk)
-        keys, owner, in_lead, in_tail = _shingles(*_token_hashes(chunk), n, shingle)
-        # The edge sketches use their own permutations (seed + 1), shared by lead and tail.
-        edges = [_minhash(*_distinct(keys[m], owner[m]), n, EDGE_PERM, seed + 1)
-                 for m in (in_lead, in_tail)]
-        yield Sketches(*_one_permutation(keys, owner, n, num_perm, seed), *edges)
+    for sketches, _ in _iter_counted(bodies, num_perm, shingle, seed, chunk_chars):
+        yield sketches
 
 
 def sketch(bodies: Iterable[str | None], num_perm: int = 128, shingle: int = 5, seed: int = 1
            ) -> Sketches:
     """Sketches of `bodies` (None counts as an empty body)."""
     return Sketches.concat(list(iter_sketches(bodies, num_perm, shingle, seed)), num_perm)
+
+
+def sketch_counting(bodies: Iterable[str | None], num_perm: int = 128, shingle: int = 5,
+                    seed: int = 1) -> tuple[Sketches, np.ndarray]:
+    """`sketch(bodies)` and each body's count of `\\w` runs, which the tokenising finds on the
+    way: -1 for the few bodies NFKC changes (their tokens are not their words)."""
+    parts = list(_iter_counted(bodies, num_perm, shingle, seed, _CHUNK_CHARS))
+    words = np.concatenate([w for _, w in parts]) if parts else np.empty(0, np.int64)
+    return Sketches.concat([s for s, _ in parts], num_perm), words
 
 
 def signatures(bodies: Sequence[str], num_perm: int = 128, shingle: int = 5, seed: int = 1
@@ -523,6 +542,10 @@ class NearDupIndex:
     def sketch(self, bodies: Iterable[str | None]) -> Sketches:
         """Sketches made with this index's parameters (the only ones it can compare)."""
         return sketch(bodies, self.num_perm, self.shingle, self.seed)
+
+    def sketch_counting(self, bodies: Iterable[str | None]) -> tuple[Sketches, np.ndarray]:
+        """`sketch` and the bodies' word counts (neardup.sketch_counting)."""
+        return sketch_counting(bodies, self.num_perm, self.shingle, self.seed)
 
     # -- building ------------------------------------------------------------------------------
 

@@ -198,7 +198,8 @@ def _process_chunk(chunk: _Chunk) -> _Result:
     items = len(raw) + len(quarantine)
     if raw.empty:
         return items, quarantine, None, {}
-    cleaned = clean(raw)
+    sketcher = clusters.PartSketcher() if chunk.sketch else None
+    cleaned = clean(raw, sketcher.count_words) if sketcher else clean(raw)
     counts = {k: int(cleaned.attrs.get(k, 0)) for k in CLEANED}
     cleaned.attrs.clear()  # pandas deep-copies attrs into every frame derived from this one
     valid, invalid = split_valid(cleaned)
@@ -208,8 +209,8 @@ def _process_chunk(chunk: _Chunk) -> _Result:
     schema = batch_schema()
     pq.write_table(pa.Table.from_pandas(valid[schema.names], schema=schema,
                                         preserve_index=False), chunk.part)
-    if chunk.sketch:  # bodies are in memory now; the labels come after dedupe
-        clusters.save_part_sketches(valid["body"], chunk.sketch)
+    if sketcher and chunk.sketch:  # the labels come after dedupe
+        sketcher.save(cleaned.index.get_indexer(valid.index), chunk.sketch)
     return items, quarantine, valid[list(KEY_COLUMNS)].assign(_row=np.arange(len(valid))), counts
 
 

@@ -172,3 +172,16 @@ def test_valid_texts_fixes_list_values_only_where_a_string_is_invalid():
                                   for v in value if isinstance(v, str))
     assert df[LIST_FIELDS[0]].tolist() == [["Ann", "Bb"], ["a\nb", 5], None, ("ok",), ["\ufffd"]]
     assert df[LIST_FIELDS[1]].tolist() == clean_lists
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.text(ALPHABET + "_9٣²¼ﬁＡİ\u0301", max_size=30), st.none()),
+                min_size=1, max_size=10))
+def test_the_transforms_sketcher_counts_words_as_word_count_does(values):
+    """The sketch's tokens stand in for word_count where NFKC leaves a body alone; where it
+    changes one ("¼" becomes "1⁄4": two tokens, one word), word_count counts it."""
+    from etl.clusters import PartSketcher
+
+    bodies = pd.Series(values, dtype=object)
+    want = [len(re.findall(r"\w+", v)) if isinstance(v, str) else 0 for v in values]
+    assert PartSketcher().count_words(bodies).tolist() == want
