@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 
 WAREHOUSE_BATCH_ROWS = 20_000
+_HASHES = ("article_id", "content_hash")  # what the stored-content comparisons read
 # The columns health.Tally reads: only these become pandas.
 _TALLIED = ("authors", "published_at_from", "word_count")
 
@@ -218,7 +219,7 @@ def _already_loaded(conn: sa.Connection, run_id: str, start: datetime, end: date
     if not done or not set(manifest["sources"]) <= {row["source"] for row in done}:
         return None
     staged = _staged_keys(partitions)
-    stored = warehouse.lookup(conn, "article_id", staged["article_id"].tolist())
+    stored = warehouse.lookup(conn, "article_id", staged["article_id"].tolist(), _HASHES)
     held = dict(zip(stored["article_id"], stored["content_hash"], strict=True))
     if any(held.get(a) != h for a, h in zip(staged["article_id"], staged["content_hash"],
                                              strict=True)):
@@ -246,7 +247,7 @@ def check(start: str | datetime, end: str | datetime, *, data_dir: str | Path,
         neardup=neardup)
     eng = warehouse.engine(warehouse_url)
     with eng.connect() as conn:
-        found = warehouse.lookup(conn, "article_id", sorted(ids))
+        found = warehouse.lookup(conn, "article_id", sorted(ids), _HASHES)
     eng.dispose()
     in_sql = dict(zip(found["article_id"], found["content_hash"], strict=True))
     problems = [str(d) for d in damage]

@@ -291,15 +291,17 @@ def _quarantine_rows(invalid: pd.DataFrame, raw: pd.DataFrame) -> list[dict[str,
     return rows
 
 
+_DEDUPE_KEYS = ("article_id", "url_key", "content_hash")  # what dedupe.against_loaded reads
+
+
 def _existing(keys: pd.DataFrame, warehouse_url: str) -> pd.DataFrame:
     """Stored articles sharing a URL key or content hash with the batch."""
     eng = warehouse.engine(warehouse_url)
     if not migrate.check_schema(eng, empty_ok=True):  # nothing loaded yet: nothing to look up
         keys = keys.iloc[:0]
     with eng.connect() as conn:
-        found = pd.concat([warehouse.lookup(conn, "url_key", keys["url_key"].tolist()),
-                           warehouse.lookup(conn, "content_hash", keys["content_hash"].tolist())],
-                          ignore_index=True)
+        found = pd.concat([warehouse.lookup(conn, key, keys[key].tolist(), _DEDUPE_KEYS)
+                           for key in ("url_key", "content_hash")], ignore_index=True)
     eng.dispose()
     return found
 
