@@ -127,12 +127,16 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
     partitions, quarantine, manifest = _staged(data_dir, start, end)
     with eng.begin() as conn:
         done = _already_loaded(conn, run_id, start, end, partitions, manifest)
+    held: list[pa.Table] | None = None
     if done is not None:  # a retry must change nothing, not even the run's figures
         log.info("run %s already loaded this window's content; nothing to do", run_id)
     else:
-        figures = _load(eng, start, end, partitions, quarantine, manifest, run_id, data_dir)
+        held = [] if eng.dialect.name == "sqlite" else None
+        figures = _load(eng, start, end, partitions, quarantine, manifest, run_id, data_dir,
+                        held)
     with eng.connect() as conn:  # the lake's rows name the runs the warehouse recorded
-        runids.align_lake(data_dir, partitions, conn)
+        runids.align_lake(data_dir, partitions, conn,
+                          pa.concat_tables(held) if held else None)
     eng.dispose()
     if done is not None:
         return done
@@ -142,7 +146,7 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
 
 def _load(eng: sa.Engine, start: datetime, end: datetime, partitions: list[Path],
           quarantine: pd.DataFrame, manifest: dict[str, Any], run_id: str,
-          data_dir: str | Path) -> dict[str, Any]:
+          data_dir: str | Path, held: list[pa.Table] | None) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with eng.begin() as conn:
         warehouse.upsert_quarantine(conn, quarantine, run_id)
@@ -152,7 +156,7 @@ def _load(eng: sa.Engine, start: datetime, end: datetime, partitions: list[Path]
         loaded: set[str] = set()
         for source, rows in _read_ahead(_source_batches(partitions)):  # bounded memory
             loaded.update(rows["article_id"].to_pylist())
-            for key, n in warehouse.upsert_articles(conn, rows, run_id).items():
+            for key, n in warehouse.upsert_articles(conn, rows, run_id, held).items():
                 counted[source][key] += n
             tallies[source].add(rows.select(list(_TALLIED)).to_pandas())
         loaded_at = datetime.now(UTC)

@@ -37,10 +37,15 @@ def cli_run_id(now: datetime | None = None) -> str:
     return f"cli__{now:%Y-%m-%dT%H:%M:%S.%fZ}__{uuid.uuid4().hex[:8]}"
 
 
-def align_lake(data_dir: str | Path, partitions: list[Path], conn: sa.Connection) -> int:
+def align_lake(data_dir: str | Path, partitions: list[Path], conn: sa.Connection,
+               held: pa.Table | None = None) -> int:
     """Give the lake rows of the staged `partitions` the warehouse's run ids where they differ;
-    returns the partition files rewritten."""
+    returns the partition files rewritten. `held`: the run ids the load just gave the batch's
+    articles (warehouse.upsert_articles); a partition whose lake rows agree with them is left
+    without asking the warehouse, which is asked only where they differ (another load may have
+    moved on since: the warehouse decides)."""
     root = lake.articles_root(data_dir)
+    known = None if held is None else (pd.Index(held["article_id"].to_pandas()), held)
     rewritten = 0
     with lake.locked(data_dir):
         for staged in partitions:
@@ -50,14 +55,16 @@ def align_lake(data_dir: str | Path, partitions: list[Path], conn: sa.Connection
             if not path.exists():
                 continue
             ids = pq.read_table(staged, columns=["article_id"])["article_id"]
-            truth = warehouse.run_ids(conn, ids.to_pylist())
-            if truth.empty:
-                continue
             # The ids and run ids first: the whole partition only when they differ. A damaged
             # partition is left as it is: the lake load reported it (`nightdesk repair`).
             try:
                 keys = pq.read_table(path, columns=["article_id", *RUN_COLUMNS])
-                if _agree(keys, truth):
+                if known is not None:
+                    at = known[0].get_indexer(ids.to_pandas())
+                    if (at >= 0).all() and _agree(keys, known[1].take(at)):
+                        continue
+                truth = _table(warehouse.run_ids(conn, ids.to_pylist()))
+                if truth.num_rows == 0 or _agree(keys, truth):
                     continue
                 table = pq.read_table(path, schema=arrow_schema(for_files=True))
             except (pa.ArrowException, OSError) as exc:
@@ -68,19 +75,23 @@ def align_lake(data_dir: str | Path, partitions: list[Path], conn: sa.Connection
     return rewritten
 
 
-def _wanted(table: pa.Table, truth: pd.DataFrame) -> dict[str, pa.ChunkedArray]:
+def _table(truth: pd.DataFrame) -> pa.Table:
+    return pa.table({name: pa.array(truth[name], pa.string())
+                     for name in ("article_id", *RUN_COLUMNS)})
+
+
+def _wanted(table: pa.Table, truth: pa.Table) -> dict[str, pa.ChunkedArray]:
     """Each run column as the warehouse has it (the lake's own where the warehouse lacks a row)."""
-    at = pc.index_in(table["article_id"], value_set=pa.array(truth["article_id"], pa.string()))
-    return {name: pc.coalesce(pa.array(truth[name], pa.string()).take(at), table[name])
-            for name in RUN_COLUMNS}
+    at = pc.index_in(table["article_id"], value_set=truth["article_id"].combine_chunks())
+    return {name: pc.coalesce(truth[name].take(at), table[name]) for name in RUN_COLUMNS}
 
 
-def _agree(table: pa.Table, truth: pd.DataFrame) -> bool:
+def _agree(table: pa.Table, truth: pa.Table) -> bool:
     return all(pc.all(pc.equal(wanted, table[name])).as_py()
                for name, wanted in _wanted(table, truth).items())
 
 
-def _aligned(table: pa.Table, truth: pd.DataFrame) -> pa.Table:
+def _aligned(table: pa.Table, truth: pa.Table) -> pa.Table:
     for name, wanted in _wanted(table, truth).items():
         index = table.schema.get_field_index(name)
         table = table.set_column(index, table.schema.field(name), wanted)

@@ -234,17 +234,19 @@ def run_ids(conn: sa.Connection, ids: Sequence[str]) -> pd.DataFrame:
     return _select_in(conn, ["article_id", "first_run_id", "last_run_id"], "article_id", ids)
 
 
-def upsert_articles(conn: sa.Connection, rows: pa.Table, run_id: str) -> dict[str, int]:
+def upsert_articles(conn: sa.Connection, rows: pa.Table, run_id: str,
+                    held: list[pa.Table] | None = None) -> dict[str, int]:
     """Insert new articles, update changed ones (etl/decision.py), keep the replaced versions,
     leave the rest untouched. `rows` holds the staged batch's columns
-    (contracts.schema.batch_schema)."""
+    (contracts.schema.batch_schema). On SQLite, `held` gets the run ids the articles of `rows`
+    hold after this call (runids.RUN_COLUMNS), known from the lookup the decision made."""
     if rows.num_rows == 0:
         return {"inserted": 0, "updated": 0, "unchanged": 0}
     if conn.dialect.name == "postgresql":
         # COPY into a staging table and one set-based merge (etl/pgcopy.py).
         return pgcopy.upsert_articles(conn, rows, run_id, ARTICLE_COLUMNS)
     if conn.dialect.name == "sqlite":
-        return _upsert_sqlite(conn, rows, run_id)
+        return _upsert_sqlite(conn, rows, run_id, held)
     raise NotImplementedError(f"no article load for {conn.dialect.name}")
 
 
@@ -277,19 +279,31 @@ def _sqlite_versions_sql() -> str:
 
 _SQLITE_UPSERT = _sqlite_upsert_sql()
 _SQLITE_VERSIONS = _sqlite_versions_sql()
-_SQLITE_STORED = f"SELECT article_id, content_hash, published_at FROM articles WHERE {_IN_IDS}"
+_SQLITE_STORED = ("SELECT article_id, content_hash, published_at, first_run_id, last_run_id "
+                  f"FROM articles WHERE {_IN_IDS}")
 
 
-def _upsert_sqlite(conn: sa.Connection, rows: pa.Table, run_id: str) -> dict[str, int]:
+def _upsert_sqlite(conn: sa.Connection, rows: pa.Table, run_id: str,
+                   held: list[pa.Table] | None) -> dict[str, int]:
     """One lookup statement, the decision, one executemany of tuples."""
     ids = json.dumps(pc.unique(rows["article_id"]).to_pylist())
     found = conn.exec_driver_sql(_SQLITE_STORED, (ids,)).all()
-    stored_at, stored_hash, stored_when = (list(c) for c in zip(*found, strict=True)) \
-        if found else ([], [], [])
+    stored_at, stored_hash, stored_when, stored_first, stored_last = \
+        (list(c) for c in zip(*found, strict=True)) if found else ([], [], [], [], [])
     # The text SQLAlchemy's DateTime wrote: the UTC wall clock.
     when = pa.array(stored_when, pa.string()).cast(pa.timestamp("us"))
     decided = decide(rows.select(list(DECISION_KEYS)),
                      stored_keys(stored_at, stored_hash, when))
+    if held is not None:
+        # A written row names this run last (and first when new); the others keep theirs.
+        at = pc.index_in(rows["article_id"], value_set=pa.array(stored_at, pa.string()))
+        run = pa.scalar(run_id)
+        held.append(pa.table({
+            "article_id": rows["article_id"],
+            "first_run_id": pc.if_else(decided.is_new, run,
+                                       pa.array(stored_first, pa.string()).take(at)),
+            "last_run_id": pc.if_else(pc.or_(decided.is_new, decided.changed), run,
+                                      pa.array(stored_last, pa.string()).take(at))}))
     if decided.changed.true_count:
         changed = pc.unique(rows["article_id"].filter(decided.changed)).to_pylist()
         now = _sqlite_datetime(conn.dialect, datetime.now(UTC))

@@ -592,6 +592,29 @@ def test_upsert_articles_counts_and_keeps_first_run(wh_url):
         2022, 1, 31, 15, 42, tzinfo=UTC)
 
 
+def test_upsert_articles_reports_the_run_ids_it_leaves(wh_url):
+    """What align_lake compares the lake with before it asks the warehouse: exactly the run
+    ids the articles hold after the call (new, changed and unchanged rows)."""
+    migrate.migrate(wh_url)
+    eng = warehouse.engine(wh_url)
+    with eng.begin() as conn:
+        warehouse.upsert_articles(conn, arrow(cleaned(raw_article(article_id="moscowtimes:1"),
+                                                      raw_article(article_id="moscowtimes:2"))),
+                                  "run-1")
+    held: list[pa.Table] = []
+    with eng.begin() as conn:
+        warehouse.upsert_articles(
+            conn, arrow(cleaned(raw_article(article_id="moscowtimes:1", body="Corrected words."),
+                                raw_article(article_id="moscowtimes:2"),
+                                raw_article(article_id="moscowtimes:3"))), "run-2", held)
+    eng.dispose()
+    stored = {r["article_id"]: (r["first_run_id"], r["last_run_id"])
+              for r in rows(wh_url, warehouse.articles)}
+    reported = pa.concat_tables(held).to_pylist()
+    assert {r["article_id"]: (r["first_run_id"], r["last_run_id"]) for r in reported} == stored
+    assert stored["moscowtimes:1"] == ("run-1", "run-2") and len(reported) == 3
+
+
 def test_load_warehouse_loads_a_staged_window(tmp_path, wh_url):
     stage(tmp_path, wh_url, [raw_article(article_id="moscowtimes:1"),
                              raw_article(article_id="moscowtimes:2")],
