@@ -77,14 +77,17 @@ def _attrs(el: etree._Element) -> str:
 
 def _blocks(body: etree._Element) -> list[Block]:
     blocks: list[Block] = []
-    for child in body:
+    # A list's group is its position in the body: id() of the element would do only while its
+    # proxy lives, and lxml frees it after each step, so two lists could share an id (and be
+    # judged as one list) depending on memory reuse, which made the body differ run to run.
+    for position, child in enumerate(body):
         tag = child.tag
         if tag == "list":
             for item in child.iter("item"):
                 value = _flat(item)
                 if value:
                     blocks.append(Block("item", value, _attrs(item) or _attrs(child),
-                                        group=id(child)))
+                                        group=position))
         elif tag == "table":
             # One paragraph per row, cells joined by a space (a list article's table, a
             # schedule); a row of links or a single short cell is dropped as navigation later.
@@ -92,7 +95,7 @@ def _blocks(body: etree._Element) -> list[Block]:
                 cells = [_flat(c) for c in row if c.tag == "cell"]
                 value = " ".join(c for c in cells if c)
                 if value:
-                    blocks.append(Block("row", value, _attrs(child), group=id(child)))
+                    blocks.append(Block("row", value, _attrs(child), group=position))
         elif tag in ("p", "head", "quote", "code"):
             value = _flat(child)
             if value:
