@@ -165,10 +165,13 @@ def _ld_paragraphs(raw: str) -> list[str]:
     return parts
 
 
-def _byline_residue(text: str, authors: list[str]) -> bool:
+def _byline_residue(text: str, authors: list[str], words: int | None = None) -> bool:
     """'Fouzia Van Der Fort|Published', 'By Jane Doe, Staff Writer': a short block that is the
-    byline again (an author's name and little else)."""
-    words = word_count(text)  # by characters in CJK: one 'word' by spaces is a paragraph
+    byline again (an author's name and little else). `words`: word_count(text), if known."""
+    if not authors:
+        return False
+    if words is None:
+        words = word_count(text)  # by characters in CJK: one 'word' by spaces is a paragraph
     if words > 14:
         return False
     low = text.casefold()
@@ -231,8 +234,8 @@ def _is_title(key: str, titles: set[str]) -> bool:
     """The headline again, alone or behind a kicker ('Politics The presidential ...')."""
     if key in titles:
         return True
-    n = word_count(key)
-    return any(key.endswith(t) and n <= word_count(t) + 3 for t in titles)
+    # words counted only for a title the key ends with (most blocks end with none)
+    return any(key.endswith(t) and word_count(key) <= word_count(t) + 3 for t in titles)
 
 
 def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Block]:
@@ -278,10 +281,11 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
             continue
         if is_boilerplate_class(block.attrs):
             continue
-        if _byline_residue(block.text, authors) or (_shouting(block) and not shouting_ok):
+        if _byline_residue(block.text, authors, block.words) or \
+                (_shouting(block) and not shouting_ok):
             continue
-        if block.kind == "p" and _CODE.search(block.text) and \
-                sum(block.text.count(c) for c in "{};") >= 2:
+        if block.kind == "p" and sum(block.text.count(c) for c in "{};") >= 2 and \
+                _CODE.search(block.text):  # the cheap count first: few paragraphs have two
             continue  # a script's text that leaked into the page (shown code is kept)
         half = len(block.text) // 2
         if len(block.text) > 20 and block.text[:half].strip() == block.text[half:].strip():
