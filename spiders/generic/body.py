@@ -77,14 +77,17 @@ def _attrs(el: etree._Element) -> str:
 
 def _blocks(body: etree._Element) -> list[Block]:
     blocks: list[Block] = []
-    for child in body:
+    # A list's group is its position in the body: id() of the element would do only while its
+    # proxy lives, and lxml frees it after each step, so two lists could share an id (and be
+    # judged as one list) depending on memory reuse, which made the body differ run to run.
+    for position, child in enumerate(body):
         tag = child.tag
         if tag == "list":
             for item in child.iter("item"):
                 value = _flat(item)
                 if value:
                     blocks.append(Block("item", value, _attrs(item) or _attrs(child),
-                                        group=id(child)))
+                                        group=position))
         elif tag == "table":
             # One paragraph per row, cells joined by a space (a list article's table, a
             # schedule); a row of links or a single short cell is dropped as navigation later.
@@ -92,7 +95,7 @@ def _blocks(body: etree._Element) -> list[Block]:
                 cells = [_flat(c) for c in row if c.tag == "cell"]
                 value = " ".join(c for c in cells if c)
                 if value:
-                    blocks.append(Block("row", value, _attrs(child), group=id(child)))
+                    blocks.append(Block("row", value, _attrs(child), group=position))
         elif tag in ("p", "head", "quote", "code"):
             value = _flat(child)
             if value:
@@ -162,10 +165,13 @@ def _ld_paragraphs(raw: str) -> list[str]:
     return parts
 
 
-def _byline_residue(text: str, authors: list[str]) -> bool:
+def _byline_residue(text: str, authors: list[str], words: int | None = None) -> bool:
     """'Fouzia Van Der Fort|Published', 'By Jane Doe, Staff Writer': a short block that is the
-    byline again (an author's name and little else)."""
-    words = word_count(text)  # by characters in CJK: one 'word' by spaces is a paragraph
+    byline again (an author's name and little else). `words`: word_count(text), if known."""
+    if not authors:
+        return False
+    if words is None:
+        words = word_count(text)  # by characters in CJK: one 'word' by spaces is a paragraph
     if words > 14:
         return False
     low = text.casefold()
@@ -228,8 +234,8 @@ def _is_title(key: str, titles: set[str]) -> bool:
     """The headline again, alone or behind a kicker ('Politics The presidential ...')."""
     if key in titles:
         return True
-    n = word_count(key)
-    return any(key.endswith(t) and n <= word_count(t) + 3 for t in titles)
+    # words counted only for a title the key ends with (most blocks end with none)
+    return any(key.endswith(t) and word_count(key) <= word_count(t) + 3 for t in titles)
 
 
 def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Block]:
@@ -275,10 +281,11 @@ def _clean(blocks: list[Block], titles: set[str], authors: list[str]) -> list[Bl
             continue
         if is_boilerplate_class(block.attrs):
             continue
-        if _byline_residue(block.text, authors) or (_shouting(block) and not shouting_ok):
+        if _byline_residue(block.text, authors, block.words) or \
+                (_shouting(block) and not shouting_ok):
             continue
-        if block.kind == "p" and _CODE.search(block.text) and \
-                sum(block.text.count(c) for c in "{};") >= 2:
+        if block.kind == "p" and sum(block.text.count(c) for c in "{};") >= 2 and \
+                _CODE.search(block.text):  # the cheap count first: few paragraphs have two
             continue  # a script's text that leaked into the page (shown code is kept)
         half = len(block.text) // 2
         if len(block.text) > 20 and block.text[:half].strip() == block.text[half:].strip():
@@ -325,6 +332,12 @@ def _whitelist(blocks: list[Block], ld_text: str) -> list[Block]:
 
 _CLOSE_GLYPHS = frozenset("×xX✕✖✗╳")
 _KEEP_TAGS = frozenset({"html", "body", "main", "article"})
+# The elements that can be a close button: no child elements, some attribute, a glyph in the
+# text. A superset of what drop_overlays accepts, found in C instead of one Python proxy per
+# element of the page; drop_overlays then applies its own tests to these few.
+_CLOSE_CANDIDATES = etree.XPath(
+    "descendant-or-self::*[not(*)][@*][" +
+    " or ".join(f"contains(., '{g}')" for g in sorted(_CLOSE_GLYPHS)) + "]")
 
 
 def drop_overlays(doc: lxml.html.HtmlElement) -> None:
@@ -332,7 +345,7 @@ def drop_overlays(doc: lxml.html.HtmlElement) -> None:
     an overlay: a browser-update prompt, a share sheet, a cookie or app banner. Its text is
     not the article's; the box goes before the main-text extraction."""
     boxes = []
-    for el in doc.iter():
+    for el in _CLOSE_CANDIDATES(doc):
         if not isinstance(el.tag, str) or len(el) or (el.text or "").strip() not in _CLOSE_GLYPHS:
             continue
         if not any("close" in str(value).lower() for value in el.attrib.values()):

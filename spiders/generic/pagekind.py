@@ -73,9 +73,27 @@ def _linked_words(paragraphs: list[str], joined: str, links: set[str]) -> int:
     words found as whole words inside a paragraph trafilatura glued together (each text
     counted once)."""
     whole = sum(word_count(p) for p in paragraphs if " ".join(p.split()) in links)
-    inside = sum(word_count(t) for t in links if len(t.split()) >= 2 and t in joined and
-                 re.search(rf"(?<!\w){re.escape(t)}(?!\w)", joined))
+    inside = sum(word_count(t) for t in links if len(t.split()) >= 2 and
+                 _contains_word(joined, t))
     return max(whole, inside)
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"  # exactly the regex \w on str (CPython's sre: ISALNUM or _)
+
+
+def _contains_word(haystack: str, needle: str) -> bool:
+    r"""`needle` occurs in `haystack` with no word character right before or after it: what
+    re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) answers, without compiling a
+    pattern per link text (hundreds per page, past the re module's cache)."""
+    start = haystack.find(needle)
+    while start >= 0:
+        end = start + len(needle)
+        if (start == 0 or not _is_word_char(haystack[start - 1])) and \
+                (end == len(haystack) or not _is_word_char(haystack[end])):
+            return True
+        start = haystack.find(needle, start + 1)
+    return False
 
 
 def verdict(page: Page, paragraphs: list[str], title: str = "") -> str | None:
