@@ -108,8 +108,8 @@ _XML_TAGS = frozenset({"p", "head", "list", "quote", "code", "table", "graphic",
 
 def run_trafilatura(doc: lxml.html.HtmlElement, url: str, *, recall: bool = True
                     ) -> list[Block]:
-    """One trafilatura call on the already-parsed tree (it prunes the tree in place: read
-    everything else from the page before calling this).
+    """One trafilatura call on the already-parsed tree (trafilatura 2.3 works on a copy of it;
+    only our own drop_overlays changes page.doc).
 
     favor_recall by default: it keeps more of long articles (subheads, short paragraphs), and
     what it lets through in excess is what the cleaning removes anyway."""
