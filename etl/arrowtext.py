@@ -121,4 +121,5 @@ def paragraphs(text: pa.Array) -> pa.Array:
     # A mark replaced a whole whitespace run, so no space touches it; only the ends can hold
     # a space or a mark (an empty first or last paragraph).
     spaced = pc.utf8_trim(pc.replace_substring_regex(marked, _RUN, " "), " " + _MARK)
-    return pc.replace_substring(spaced, _MARK, "\n\n")
+    # split and join: Arrow's literal replace_substring took several times longer
+    return pc.binary_join(pc.split_pattern(spaced, _MARK), pa.scalar("\n\n", spaced.type))
