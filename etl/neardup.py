@@ -443,7 +443,7 @@ def _banded(sigs: np.ndarray, band: int, rows: int, live: np.ndarray) -> np.ndar
 def _search(table: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """np.searchsorted(table, keys) "left" and "right": the keys searched in sorted order (a
     binary search per random key misses the cache at every step; in order, neighbouring
-    searches share their paths, ~3x faster on a million keys), the answers put back."""
+    searches share their paths), the answers put back."""
     order = np.argsort(keys)
     lo, hi = np.empty(len(keys), np.int64), np.empty(len(keys), np.int64)
     lo[order] = np.searchsorted(table, keys[order], "left")

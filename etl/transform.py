@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 # parent stay well under 2 GB.
 CHUNK_ROWS = DEFAULT_CHUNK_ROWS  # the entry point passes Settings.chunk_rows
 # Staged files live for a night and are read whole two or three times (the lake merge, the
-# warehouse load, the check): LZ4 decodes about 3x faster than zstd for a third more bytes.
+# warehouse load, the check): LZ4 decodes several times faster than zstd, for more bytes.
 # The lake keeps zstd.
 STAGED_COMPRESSION = "lz4"
 QUARANTINE_COLUMNS = ("source", "url", "stage", "article_id", "reason", "interval_start",
