@@ -9,6 +9,8 @@ the runs row, so a crash leaves the previous state and a retry or rerun changes 
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,6 +140,26 @@ crawl_state = sa.Table(
 )
 
 
+_WAL_WAIT_S = 60.0  # as long as busy_timeout
+
+
+def _wal(cur: Any) -> None:
+    """Put the SQLite file in WAL mode (once per file; a no-op after). Two processes opening a
+    new file at once both try to switch it, and SQLite answers the loser "database is locked"
+    at once instead of waiting out busy_timeout: so the mode is read first (a read waits), and
+    a refused switch is tried again until _WAL_WAIT_S has passed."""
+    deadline = time.monotonic() + _WAL_WAIT_S
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def engine(url: str) -> sa.Engine:
     eng = sa.create_engine(url, future=True)
     if eng.dialect.name == "sqlite":
@@ -149,7 +171,7 @@ def engine(url: str) -> sa.Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA busy_timeout = 60000")
-            cur.execute("PRAGMA journal_mode = WAL")
+            _wal(cur)
             # 64 MiB of page cache instead of 2 MiB: a load touches index pages all over the
             # file (content_hash is random) and, with a small cache, spills and rereads them
             # before its commit; measured about a tenth off the insert and commit CPU of a

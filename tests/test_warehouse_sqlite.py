@@ -5,6 +5,7 @@ same text in every stored cell, so that rows of either path read back identicall
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,28 @@ def test_lists_are_serialized_as_json_dumps_writes_them():
     array = pa.chunked_array([pa.array(values[:5], pa.list_(pa.string())),
                               pa.array(values[5:], pa.list_(pa.string()))])
     assert json_lists(array, json.dumps).to_pylist() == [json.dumps(v) for v in values]
+
+
+def _open_at_once(url: str, barrier: Any) -> None:
+    """Runs in a child process: an error exits it with status 1 (and its traceback on stderr)."""
+    eng = warehouse.engine(url)
+    barrier.wait()
+    with eng.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    eng.dispose()
+
+
+def test_processes_opening_a_new_warehouse_file_at_once_all_connect(tmp_path):
+    """Two `nightdesk run`s on a new SQLite file both switch it to WAL; SQLite refused the
+    loser at once ("database is locked", busy_timeout or not): about one try in fifteen of
+    this failed before the switch was read first and retried."""
+    ctx = multiprocessing.get_context("fork")
+    for rep in range(60):
+        url = f"sqlite:///{tmp_path / f'w{rep}.db'}"
+        barrier = ctx.Barrier(6)
+        procs = [ctx.Process(target=_open_at_once, args=(url, barrier)) for _ in range(6)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        assert [proc.exitcode for proc in procs] == [0] * 6, f"try {rep}: see stderr"
