@@ -127,11 +127,10 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
     partitions, quarantine, manifest = _staged(data_dir, start, end)
     with eng.begin() as conn:
         done = _already_loaded(conn, run_id, start, end, partitions, manifest)
-    held: list[pa.Table] | None = None
+    held: list[pa.Table] = []  # the run ids the load gave (warehouse.upsert_articles says when)
     if done is not None:  # a retry must change nothing, not even the run's figures
         log.info("run %s already loaded this window's content; nothing to do", run_id)
     else:
-        held = [] if eng.dialect.name == "sqlite" else None
         figures = _load(eng, start, end, partitions, quarantine, manifest, run_id, data_dir,
                         held)
     with eng.connect() as conn:  # the lake's rows name the runs the warehouse recorded
@@ -146,7 +145,7 @@ def load_warehouse(start: str | datetime, end: str | datetime, *, data_dir: str 
 
 def _load(eng: sa.Engine, start: datetime, end: datetime, partitions: list[Path],
           quarantine: pd.DataFrame, manifest: dict[str, Any], run_id: str,
-          data_dir: str | Path, held: list[pa.Table] | None) -> dict[str, Any]:
+          data_dir: str | Path, held: list[pa.Table]) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with eng.begin() as conn:
         warehouse.upsert_quarantine(conn, quarantine, run_id)
